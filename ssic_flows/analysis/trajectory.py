@@ -1,0 +1,315 @@
+"""The one trajectory type every engine produces and every observable consumes.
+
+Units: positions and cells in Å, velocities in Å/fs, forces in eV/Å, energies in eV,
+time in fs. Pure numpy: this module knows nothing of jobflow or databases.
+
+Example
+-------
+>>> import numpy as np
+>>> t = Trajectory(species=["Ag", "I"], positions=np.zeros((3, 2, 3)),
+...                cells=np.eye(3) * 5.0, timestep_fs=2.0)
+>>> t.n_frames, t.n_atoms, t.times_fs[-1]
+(3, 2, 4.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from monty.json import MSONable
+
+__all__ = ["Trajectory", "TrajectoryError"]
+
+
+class TrajectoryError(ValueError):
+    """A trajectory is malformed (wrong shapes, missing data); the message names the fix."""
+
+
+def _opt(a: Any, dtype=float) -> np.ndarray | None:
+    return None if a is None else np.asarray(a, dtype=dtype)
+
+
+@dataclass(eq=False)
+class Trajectory(MSONable):
+    """An MD trajectory.
+
+    Attributes
+    ----------
+    species:
+        Element symbol per atom (length N).
+    positions:
+        Cartesian positions, shape (F, N, 3), Å. May be wrapped into the cell; use
+        :meth:`unwrapped` for continuous paths.
+    cells:
+        Lattice vectors as rows, shape (F, 3, 3) Å (NPT) or (3, 3) (constant cell).
+    timestep_fs:
+        Time between *stored* frames, fs (MD step × stride).
+    velocities:
+        Å/fs, shape (F, N, 3), only when the engine wrote them. Never made up by finite
+        differences unless the caller asks for it (:meth:`with_finite_difference_velocities`).
+    forces:
+        eV/Å, shape (F, N, 3), when present.
+    energies:
+        Potential energy per frame, eV, shape (F,), when present.
+    steps:
+        MD step index of each frame, shape (F,), int. Defaults to 0..F-1.
+    metadata:
+        Free-form provenance: engine, engine_version, temperature_K, seed, ...
+    """
+
+    species: list[str]
+    positions: np.ndarray
+    cells: np.ndarray
+    timestep_fs: float
+    velocities: np.ndarray | None = None
+    forces: np.ndarray | None = None
+    energies: np.ndarray | None = None
+    steps: np.ndarray | None = None
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.species = [str(s) for s in self.species]
+        self.positions = np.asarray(self.positions, dtype=float)
+        if self.positions.ndim == 2:
+            self.positions = self.positions[None]
+        if self.positions.ndim != 3 or self.positions.shape[2] != 3:
+            raise TrajectoryError(
+                f"positions must have shape (frames, atoms, 3), got {self.positions.shape}"
+            )
+        nf, na, _ = self.positions.shape
+        if len(self.species) != na:
+            raise TrajectoryError(
+                f"{len(self.species)} species given for {na} atoms; pass one symbol per atom"
+            )
+        cells = np.asarray(self.cells, dtype=float)
+        if cells.shape == (3,):
+            cells = np.diag(cells)
+        if cells.shape == (3, 3):
+            cells = np.broadcast_to(cells, (nf, 3, 3)).copy()
+        if cells.shape != (nf, 3, 3):
+            raise TrajectoryError(
+                f"cells must have shape (3, 3) or ({nf}, 3, 3), got {cells.shape}"
+            )
+        self.cells = cells
+        self.velocities = _opt(self.velocities)
+        self.forces = _opt(self.forces)
+        self.energies = _opt(self.energies)
+        for name in ("velocities", "forces"):
+            a = getattr(self, name)
+            if a is not None and a.shape != self.positions.shape:
+                raise TrajectoryError(f"{name} shape {a.shape} != positions shape {self.positions.shape}")
+        if self.energies is not None and self.energies.shape != (nf,):
+            raise TrajectoryError(f"energies must have shape ({nf},), got {self.energies.shape}")
+        self.steps = np.arange(nf) if self.steps is None else np.asarray(self.steps, dtype=int)
+        if self.steps.shape != (nf,):
+            raise TrajectoryError(f"steps must have shape ({nf},), got {self.steps.shape}")
+        if not (float(self.timestep_fs) > 0):
+            raise TrajectoryError(f"timestep_fs must be > 0, got {self.timestep_fs}")
+        self.timestep_fs = float(self.timestep_fs)
+
+    # ------------------------------------------------------------------ basic info
+    @property
+    def n_frames(self) -> int:
+        return int(self.positions.shape[0])
+
+    @property
+    def n_atoms(self) -> int:
+        return int(self.positions.shape[1])
+
+    @property
+    def times_fs(self) -> np.ndarray:
+        """Time of each frame relative to the first, fs."""
+        return np.arange(self.n_frames) * self.timestep_fs
+
+    @property
+    def constant_cell(self) -> bool:
+        return bool(np.allclose(self.cells, self.cells[0]))
+
+    @property
+    def volumes_A3(self) -> np.ndarray:
+        """Cell volume per frame, Å³."""
+        return np.abs(np.linalg.det(self.cells))
+
+    @property
+    def elements(self) -> list[str]:
+        """Distinct species in order of first appearance."""
+        return list(dict.fromkeys(self.species))
+
+    def indices(self, species: str) -> np.ndarray:
+        """Atom indices of one species."""
+        idx = np.flatnonzero(np.asarray(self.species) == species)
+        if idx.size == 0:
+            raise TrajectoryError(f"no atoms of species {species!r}; present: {self.elements}")
+        return idx
+
+    @property
+    def masses_amu(self) -> np.ndarray:
+        """Atomic masses, amu (from ASE's table)."""
+        from ase.data import atomic_masses, atomic_numbers
+
+        return np.array([atomic_masses[atomic_numbers[s]] for s in self.species])
+
+    # ------------------------------------------------------------------ transforms
+    def fractional(self) -> np.ndarray:
+        """Fractional coordinates, shape (F, N, 3)."""
+        inv = np.linalg.inv(self.cells)
+        return np.einsum("fnj,fjk->fnk", self.positions, inv)
+
+    def unwrapped(self) -> np.ndarray:
+        """Continuous Cartesian positions (F, N, 3), Å.
+
+        Each frame-to-frame fractional displacement is brought into [-0.5, 0.5) (an atom
+        moves less than half a cell between stored frames) and accumulated. Works for
+        NPT: displacements are taken in fractional space and mapped with each frame's cell.
+        """
+        frac = self.fractional()
+        d = np.diff(frac, axis=0)
+        d -= np.round(d)
+        cont = np.concatenate([frac[:1], frac[:1] + np.cumsum(d, axis=0)], axis=0)
+        return np.einsum("fnj,fjk->fnk", cont, self.cells)
+
+    def with_finite_difference_velocities(self) -> Trajectory:
+        """A copy whose velocities (Å/fs) are central differences of unwrapped positions.
+
+        Only on explicit request: this aliases any motion faster than the frame stride.
+        """
+        x = self.unwrapped()
+        v = np.gradient(x, self.timestep_fs, axis=0)
+        meta = dict(self.metadata, velocities_from="finite differences of positions")
+        return self.replace(velocities=v, metadata=meta)
+
+    def replace(self, **kw: Any) -> Trajectory:
+        d = {k: getattr(self, k) for k in (
+            "species", "positions", "cells", "timestep_fs", "velocities", "forces",
+            "energies", "steps", "metadata")}
+        d.update(kw)
+        return Trajectory(**d)
+
+    def __getitem__(self, item: slice | np.ndarray | list[int]) -> Trajectory:
+        """Frame selection; a slice with a stride multiplies ``timestep_fs``."""
+        if isinstance(item, int):
+            item = slice(item, item + 1 if item != -1 else None)
+        dt = self.timestep_fs
+        if isinstance(item, slice) and item.step not in (None, 1):
+            dt = dt * item.step
+
+        def sel(a):
+            return None if a is None else a[item]
+
+        return Trajectory(
+            species=self.species, positions=self.positions[item], cells=self.cells[item],
+            timestep_fs=dt, velocities=sel(self.velocities), forces=sel(self.forces),
+            energies=sel(self.energies), steps=self.steps[item], metadata=dict(self.metadata),
+        )
+
+    @classmethod
+    def concatenate(cls, parts: list[Trajectory]) -> Trajectory:
+        """Join segments (e.g. a resumed run), dropping frames whose step index repeats.
+
+        Raises if the segments do not share species and timestep.
+        """
+        parts = [p for p in parts if p.n_frames]
+        if not parts:
+            raise TrajectoryError("nothing to concatenate")
+        first = parts[0]
+        for p in parts[1:]:
+            if p.species != first.species:
+                raise TrajectoryError("segments have different species lists")
+            if not np.isclose(p.timestep_fs, first.timestep_fs):
+                raise TrajectoryError("segments have different timesteps")
+        keep = []
+        last = -np.inf
+        for p in parts:
+            m = p.steps > last
+            keep.append((p, m))
+            if m.any():
+                last = p.steps[m].max()
+
+        def cat(name):
+            arrs = [getattr(p, name) for p, _ in keep]
+            if any(a is None for a in arrs):
+                return None
+            return np.concatenate([a[m] for a, (_, m) in zip(arrs, keep)])
+
+        return cls(
+            species=first.species, positions=cat("positions"), cells=cat("cells"),
+            timestep_fs=first.timestep_fs, velocities=cat("velocities"), forces=cat("forces"),
+            energies=cat("energies"), steps=cat("steps"), metadata=dict(first.metadata),
+        )
+
+    # ------------------------------------------------------------------ I/O
+    def save(self, path: str | Path) -> Path:
+        """Write the compact binary format (compressed ``.npz``) the workflow stores."""
+        path = Path(path)
+        import json
+
+        arrays = {"positions": self.positions, "cells": self.cells, "steps": self.steps,
+                  "species": np.asarray(self.species), "timestep_fs": np.asarray(self.timestep_fs),
+                  "metadata_json": np.asarray(json.dumps(self.metadata, default=str))}
+        for k in ("velocities", "forces", "energies"):
+            if getattr(self, k) is not None:
+                arrays[k] = getattr(self, k)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Trajectory:
+        """Read a file written by :meth:`save`."""
+        import json
+
+        path = Path(path)
+        try:
+            z = np.load(path, allow_pickle=False)
+        except Exception as exc:  # noqa: BLE001
+            raise TrajectoryError(f"{path}: not a ssic_flows trajectory .npz ({exc})") from exc
+        with z:
+            if "positions" not in z.files:
+                raise TrajectoryError(f"{path}: no 'positions' array; not a ssic_flows trajectory")
+            return cls(
+                species=[str(s) for s in z["species"]], positions=z["positions"], cells=z["cells"],
+                timestep_fs=float(z["timestep_fs"]),
+                velocities=z["velocities"] if "velocities" in z.files else None,
+                forces=z["forces"] if "forces" in z.files else None,
+                energies=z["energies"] if "energies" in z.files else None,
+                steps=z["steps"], metadata=json.loads(str(z["metadata_json"])),
+            )
+
+    def as_dict(self) -> dict:
+        def arr(a):
+            return None if a is None else a.tolist()
+
+        return {
+            "@module": type(self).__module__, "@class": type(self).__name__,
+            "species": self.species, "positions": arr(self.positions), "cells": arr(self.cells),
+            "timestep_fs": self.timestep_fs, "velocities": arr(self.velocities),
+            "forces": arr(self.forces), "energies": arr(self.energies),
+            "steps": arr(self.steps), "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Trajectory:
+        d = {k: v for k, v in d.items() if not k.startswith("@")}
+        return cls(**d)
+
+    def to_ase(self, frame: int = -1):
+        """One frame as an ASE ``Atoms`` (periodic), with velocities if present."""
+        from ase import Atoms
+
+        at = Atoms(self.species, positions=self.positions[frame], cell=self.cells[frame], pbc=True)
+        if self.velocities is not None:
+            from ase import units
+
+            at.set_velocities(self.velocities[frame] * units.Ang / units.fs)
+        return at
+
+    def to_structure(self, frame: int = -1):
+        """One frame as a pymatgen ``Structure``."""
+        from pymatgen.core import Lattice, Structure
+
+        return Structure(Lattice(self.cells[frame]), self.species, self.positions[frame],
+                         coords_are_cartesian=True)
