@@ -1,0 +1,128 @@
+"""The one small interface every engine implements.
+
+A *reference* engine gives ab initio-quality (or stand-in) energies/forces and MD; an *MLFF*
+engine is trained on the fly against a reference and then runs fast MD. The study graph
+only talks to these two classes, so it does not care which engine it got.
+
+Job contracts (all outputs are documents from :mod:`ssic_flows.schemas`):
+
+- ``ReferenceEngine.md_maker(settings).make(structure) -> Job`` → :class:`MDOutput`
+- ``ReferenceEngine.static_maker().make(frames: Trajectory) -> Job`` → :class:`StaticOutput`
+- ``MLFFEngine.train_flow(structure, reference, settings) -> Job | Flow`` → :class:`TrainOutput`
+  (a dynamic jobflow flow for on-the-fly engines)
+- ``MLFFEngine.md_maker(settings).make(structure, model=TrainOutput) -> Job`` → :class:`MDOutput`
+- ``MLFFEngine.predict(model, frames) -> forces (F, N, 3) eV/Å`` (validation)
+
+Engines are looked up by name in :mod:`ssic_flows.engines.registry`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["EngineError", "MDSettings", "MLFFEngine", "ReferenceEngine", "TrainSettings"]
+
+
+class EngineError(RuntimeError):
+    """An engine cannot run (unknown name, missing executable or data); says the fix."""
+
+
+@dataclass
+class MDSettings:
+    """NVT MD settings shared by all engines.
+
+    temperature_K: thermostat target, K. timestep_fs: integration step, fs. n_steps: MD
+    steps. save_every: store every n-th step. seed: velocity initialisation and thermostat
+    RNG. thermostat: 'csvr' (Bussi), 'langevin' or 'nose-hoover' (engine permitting).
+    thermostat_time_fs: coupling time, fs. checkpoint_every: steps between checkpoints that
+    a killed run resumes from.
+    """
+
+    temperature_K: float
+    timestep_fs: float = 2.0
+    n_steps: int = 1000
+    save_every: int = 1
+    seed: int = 0
+    thermostat: str = "csvr"
+    thermostat_time_fs: float = 100.0
+    checkpoint_every: int = 50
+
+    def __post_init__(self) -> None:
+        if self.temperature_K <= 0:
+            raise ValueError(f"temperature_K must be > 0 K, got {self.temperature_K}")
+        if self.timestep_fs <= 0:
+            raise ValueError(f"timestep_fs must be > 0 fs, got {self.timestep_fs}")
+        if self.n_steps < 1 or self.save_every < 1 or self.checkpoint_every < 1:
+            raise ValueError("n_steps, save_every and checkpoint_every must be >= 1")
+
+
+@dataclass
+class TrainSettings:
+    """On-the-fly MLFF training settings.
+
+    temperature_K: training MD temperature, K. beef_threshold_eV_A: a frame whose Bayesian
+    force-error estimate exceeds this is labelled by the reference (eV/Å). n_seed_frames:
+    reference frames to start from. segment_steps: MLMD steps per exploration segment.
+    max_iterations: bound on fit→explore→label cycles. max_new_frames: frames labelled per
+    cycle. engine_settings: engine-specific knobs (descriptor sizes, sparse points, ...).
+    """
+
+    temperature_K: float
+    timestep_fs: float = 2.0
+    beef_threshold_eV_A: float = 0.05
+    n_seed_frames: int = 5
+    segment_steps: int = 100
+    max_iterations: int = 5
+    max_new_frames: int = 5
+    seed: int = 0
+    engine_settings: dict[str, Any] = field(default_factory=dict)
+
+
+class ReferenceEngine(ABC):
+    """Reference (AIMD or stand-in) engine."""
+
+    name: str = "reference"
+    stands_in_for_dft: bool = False
+
+    @abstractmethod
+    def md_maker(self, settings: MDSettings):
+        """A jobflow Maker whose ``make(structure)`` returns a Job → MDOutput."""
+
+    @abstractmethod
+    def static_maker(self):
+        """A jobflow Maker whose ``make(frames: Trajectory)`` returns a Job → StaticOutput."""
+
+    @abstractmethod
+    def provenance(self) -> dict[str, Any]:
+        """engine, engine_version, stands_in_for_dft, settings."""
+
+    def check_available(self) -> None:
+        """Raise :class:`EngineError` naming the fix if the engine cannot run here."""
+
+
+class MLFFEngine(ABC):
+    """Machine-learned force field engine trained against a :class:`ReferenceEngine`."""
+
+    name: str = "mlff"
+
+    @abstractmethod
+    def train_flow(self, structure, reference: ReferenceEngine, settings: TrainSettings,
+                   initial_model=None):
+        """A Job or (dynamic) Flow whose output is a TrainOutput."""
+
+    @abstractmethod
+    def md_maker(self, settings: MDSettings):
+        """A Maker whose ``make(structure, model)`` returns a Job → MDOutput."""
+
+    @abstractmethod
+    def predict(self, model, frames):
+        """Forces (F, N, 3) in eV/Å predicted for each frame of a Trajectory."""
+
+    @abstractmethod
+    def provenance(self) -> dict[str, Any]:
+        """engine, engine_version, settings."""
+
+    def check_available(self) -> None:
+        """Raise :class:`EngineError` naming the fix if the engine cannot run here."""

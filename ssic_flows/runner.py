@@ -1,0 +1,141 @@
+"""Submit a jobflow Flow to a FireWorks LaunchPad and (embedded mode) run it in-process.
+
+Embedded mode keeps submission and launching in one process under a file lock (the
+file-backed LaunchPad cannot be shared) and flushes the LaunchPad after every launch, so
+re-running the same command resumes: completed jobs are kept, jobs left RUNNING/RESERVED by
+a killed process and FIZZLED jobs are rerun, then everything READY is launched.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ssic_flows.store.config import StoreConfig
+
+__all__ = ["RunReport", "find_workflow", "run_embedded", "submit_flow"]
+
+
+@dataclass
+class RunReport:
+    """What a run did: counts of fireworks by state and wall time (s)."""
+
+    campaign_id: str
+    wf_id: int
+    states: dict[str, int] = field(default_factory=dict)
+    launched: int = 0
+    resumed: bool = False
+    wall_time_s: float = 0.0
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return set(self.states) <= {"COMPLETED"}
+
+
+def find_workflow(lp, campaign_id: str) -> dict | None:
+    """The LaunchPad workflow document of a campaign, if it was submitted before."""
+    return lp.workflows.find_one({"metadata.campaign_id": campaign_id})
+
+
+def submit_flow(lp, flow, campaign_id: str, *, metadata: dict | None = None) -> tuple[int, bool]:
+    """Add ``flow`` as one workflow tagged with ``campaign_id``; idempotent.
+
+    Returns ``(root fw_id, newly_added)``. A campaign already on the LaunchPad is never
+    added twice.
+    """
+    from jobflow.managers.fireworks import flow_to_workflow
+
+    existing = find_workflow(lp, campaign_id)
+    if existing is not None:
+        return int(existing["nodes"][0]), False
+    meta = {"campaign_id": campaign_id, **(metadata or {})}
+    wf = flow_to_workflow(flow, metadata=meta)
+    wf.name = f"ssic:{campaign_id}"
+    mapping = lp.add_wf(wf)
+    return int(min(mapping.values())), True
+
+
+def _wf_fws(lp, campaign_id: str) -> list[dict]:
+    wf = find_workflow(lp, campaign_id)
+    if wf is None:
+        return []
+    return list(lp.fireworks.find({"fw_id": {"$in": wf["nodes"]}},
+                                  {"fw_id": 1, "state": 1, "name": 1}))
+
+
+def run_embedded(
+    flow,
+    cfg: StoreConfig,
+    campaign_id: str,
+    *,
+    metadata: dict | None = None,
+    on_event: Callable[[str, dict], None] | None = None,
+    max_launches: int | None = None,
+) -> RunReport:
+    """Submit (or resume) ``flow`` on the embedded store and run every READY job in-process.
+
+    ``on_event(kind, info)`` receives ``("start", {...})``, ``("launch", {"name", "done",
+    "total"})``, ``("done", {...})`` for progress displays.
+    """
+    import jobflow
+    from fireworks import FWorker
+    from fireworks.core.rocket_launcher import launch_rocket
+
+    from ssic_flows.store.jobstore import get_jobstore
+    from ssic_flows.store.launchpad import embedded_lock, flush_launchpad, get_launchpad
+
+    if cfg.mode != "embedded":
+        raise ValueError("run_embedded needs an embedded store config; use `ssic submit` + qlaunch")
+    emit = on_event or (lambda kind, info: None)
+    t0 = time.perf_counter()
+    with embedded_lock(cfg):
+        lp = get_launchpad(cfg)
+        store = get_jobstore(cfg)
+        jobflow.SETTINGS.JOB_STORE = store
+        wf_id, added = submit_flow(lp, flow, campaign_id, metadata=metadata)
+        report = RunReport(campaign_id=campaign_id, wf_id=wf_id, resumed=not added)
+        if not added:
+            for fw in _wf_fws(lp, campaign_id):
+                if fw["state"] in ("RUNNING", "RESERVED", "FIZZLED"):
+                    lp.rerun_fw(fw["fw_id"])
+        flush_launchpad(lp)
+        launch_root = cfg.data_dir / "launches" / campaign_id
+        launch_root.mkdir(parents=True, exist_ok=True)
+        fworker = FWorker(name="ssic-embedded")
+        cwd = os.getcwd()
+        fws = _wf_fws(lp, campaign_id)
+        emit("start", {"total": len(fws), "done": sum(f["state"] == "COMPLETED" for f in fws),
+                       "resumed": report.resumed})
+        try:
+            while max_launches is None or report.launched < max_launches:
+                fws = _wf_fws(lp, campaign_id)
+                ready = sorted((f for f in fws if f["state"] == "READY"), key=lambda f: f["fw_id"])
+                if not ready:
+                    break
+                nxt = ready[0]
+                done = sum(f["state"] == "COMPLETED" for f in fws)
+                emit("launch", {"name": nxt["name"], "done": done, "total": len(fws)})
+                ldir = launch_root / f"fw_{nxt['fw_id']}"
+                ldir.mkdir(parents=True, exist_ok=True)
+                os.chdir(ldir)
+                try:
+                    launch_rocket(lp, fworker, fw_id=nxt["fw_id"], strm_lvl="ERROR")
+                finally:
+                    os.chdir(cwd)
+                    flush_launchpad(lp)
+                report.launched += 1
+        finally:
+            flush_launchpad(lp)
+        fws = _wf_fws(lp, campaign_id)
+        states: dict[str, int] = {}
+        for f in fws:
+            states[f["state"]] = states.get(f["state"], 0) + 1
+        report.states = states
+        report.failed = [f["name"] for f in fws if f["state"] == "FIZZLED"]
+        report.wall_time_s = time.perf_counter() - t0
+        emit("done", {"total": len(fws), "done": states.get("COMPLETED", 0)})
+        return report

@@ -1,0 +1,101 @@
+"""Output documents of every job role, in one place (pydantic).
+
+Big arrays never sit in these documents: a :class:`~ssic_flows.analysis.Trajectory` field is
+moved by jobflow to the ``data`` additional store (jobs declare ``@job(data=Trajectory)``),
+and curves go in ``*_data`` dicts that jobs route there too. Units are in the field names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ssic_flows.analysis.trajectory import Trajectory
+
+__all__ = [
+    "EngineProvenance", "MDOutput", "ROLES", "StaticOutput", "TrainOutput", "ValidationOutput",
+]
+
+#: Roles of jobs in a study flow (job metadata ``role``).
+ROLES = ("build", "reference_md", "train_mlff", "validate", "mlmd", "transfer",
+         "retrain_hot", "mlmd_hot", "analyze", "label", "fit", "explore")
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="allow")
+
+
+class EngineProvenance(_Doc):
+    """Which engine made a result, and whether it stands in for DFT."""
+
+    engine: str = Field(..., description="engine name, e.g. 'chgnet', 'cp2k', 'vasp', 'gap'")
+    engine_version: str = ""
+    kind: Literal["reference", "mlff"] = "reference"
+    stands_in_for_dft: bool = Field(
+        False, description="True when a universal ML potential replaces DFT as reference")
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class MDOutput(_Doc):
+    """Result of an MD run (reference or MLFF)."""
+
+    provenance: EngineProvenance
+    formula: str
+    n_atoms: int
+    temperature_K: float
+    timestep_fs: float = Field(..., description="MD integration step, fs")
+    n_steps: int
+    save_every: int = 1
+    seed: int
+    n_frames: int
+    wall_time_s: float = 0.0
+    seconds_per_step: float = 0.0
+    resumed_from_step: int = Field(0, description="MD step the run resumed from (0 = fresh)")
+    trajectory: Trajectory | None = Field(None, description="moved to the data store")
+    final_structure: dict | None = Field(None, description="pymatgen Structure.as_dict()")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class StaticOutput(_Doc):
+    """Single-point energies (eV) and forces (eV/Å) for a set of structures."""
+
+    provenance: EngineProvenance
+    n_structures: int
+    energies_eV: list[float]
+    forces: Trajectory | None = Field(None, description="structures+forces, in the data store")
+    wall_time_s: float = 0.0
+
+
+class TrainOutput(_Doc):
+    """A trained MLFF and its training history."""
+
+    provenance: EngineProvenance
+    model_path: str = Field(..., description="path of the model file on the shared filesystem")
+    model_sha256: str = ""
+    n_training_structures: int
+    n_iterations: int
+    converged: bool
+    beef_threshold_eV_A: float
+    beef_step: list[int] = Field(default_factory=list, description="MD step of each BEEF value")
+    beef_max_eV_A: list[float] = Field(
+        default_factory=list, description="Bayesian error estimate of forces (max over atoms), eV/Å")
+    beef_mean_eV_A: list[float] = Field(default_factory=list)
+    temperature_K: float = 0.0
+    training_data: Trajectory | None = Field(None, description="labelled frames, data store")
+    wall_time_s: float = 0.0
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ValidationOutput(_Doc):
+    """Per-element force errors of an MLFF against reference single points (meV/Å)."""
+
+    provenance: EngineProvenance
+    n_snapshots: int
+    rmse_meV_A: dict[str, float]
+    mae_meV_A: dict[str, float]
+    ci95_rmse_meV_A: dict[str, list[float]] = Field(default_factory=dict)
+    ref_force_std_meV_A: dict[str, float] = Field(default_factory=dict)
+    parity_data: dict[str, Any] | None = Field(
+        None, description="species, predicted and reference force components (eV/Å); data store")
+    details: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,42 @@
+"""jobflow JobStore for each mode: montydb files (embedded) or MongoDB + GridFS (server).
+
+Big arrays (trajectories, curves) are routed to the additional store named ``data``
+(jobflow's ``@job(data=...)``), never into job documents.
+"""
+
+from __future__ import annotations
+
+from jobflow import JobStore
+
+from ssic_flows.store.config import StoreConfig
+
+__all__ = ["get_jobstore"]
+
+
+def get_jobstore(cfg: StoreConfig) -> JobStore:
+    """A JobStore with a ``data`` additional store for big arrays.
+
+    Embedded: ``MontyStore`` (montydb, sqlite storage) under ``<home>/jobstore`` for both the
+    docs and the data store (persists across processes and keeps concurrent writes).
+    Server: ``MongoURIStore`` (collection ``outputs``) + ``GridFSURIStore`` (``outputs_data``).
+    """
+    if cfg.mode == "embedded":
+        from maggma.stores import MontyStore
+
+        root = cfg.data_dir / "jobstore"
+        root.mkdir(parents=True, exist_ok=True)
+        docs = MontyStore("outputs", database_path=str(root), database_name="ssic",
+                          storage="sqlite", key="uuid")
+        data = MontyStore("outputs_data", database_path=str(root), database_name="ssic",
+                          storage="sqlite", key="blob_uuid")
+        return JobStore(docs, additional_stores={"data": data})
+
+    from maggma.stores import GridFSURIStore, MongoURIStore
+
+    uri = cfg.uri()
+    docs = MongoURIStore(uri, collection_name="outputs", database=cfg.database, key="uuid",
+                         mongoclient_kwargs={"serverSelectionTimeoutMS": cfg.server_timeout_ms})
+    data = GridFSURIStore(uri, collection_name="outputs_data", database=cfg.database,
+                          key="blob_uuid",
+                          mongoclient_kwargs={"serverSelectionTimeoutMS": cfg.server_timeout_ms})
+    return JobStore(docs, additional_stores={"data": data})

@@ -1,0 +1,28 @@
+"""Tiny jobs for store/runner tests (importable module: FireWorks re-imports job functions)."""
+
+from __future__ import annotations
+
+import numpy as np
+from jobflow import job
+
+from ssic_flows.analysis.trajectory import Trajectory
+
+
+@job
+def add(a: float, b: float) -> float:
+    return a + b
+
+
+@job(data=Trajectory)
+def make_traj(n_frames: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    t = Trajectory(species=["Ag", "I"], positions=rng.random((n_frames, 2, 3)),
+                   cells=np.eye(3) * 5.0, timestep_fs=2.0, metadata={"seed": seed})
+    return {"trajectory": t, "n_frames": n_frames}
+
+
+@job
+def fail_if(flag: bool) -> str:
+    if flag:
+        raise RuntimeError("injected failure")
+    return "ok"
