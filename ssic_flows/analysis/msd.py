@@ -1,0 +1,245 @@
+"""Mean-squared displacement over all time origins by FFT, and diffusion coefficients.
+
+Algorithm (the standard O(F log F) one, e.g. Calandrini et al. / Kneller's nMOLDYN): for one
+coordinate series x(t), t = 0..F-1, and lag m::
+
+    MSD(m) = S1(m) - 2 S2(m)
+    S1(m)  = 1/(F-m) Σ_{t=0}^{F-m-1} [x(t)² + x(t+m)²]      (running sums)
+    S2(m)  = 1/(F-m) Σ_{t=0}^{F-m-1} x(t) x(t+m)             (autocorrelation via rfft, 2F pad)
+
+Because the average over atoms and Cartesian components is linear, the squares and the
+power spectra are summed over atoms *before* the recursion and the single inverse FFT, so
+memory beyond the trajectory itself is one chunk of atoms (``chunk_atoms``) plus O(F).
+
+Positions are unwrapped atom-chunk by atom-chunk (fractional steps brought into
+[-0.5, 0.5), accumulated, mapped with each frame's cell; NPT-safe), never all at once.
+
+Drift: ``drift="framework"`` subtracts the (mass-weighted) centre-of-mass displacement of
+the framework species (every species not in ``mobile``; the thermostat lets the whole
+cell wander in AIMD), ``"all"`` that of all atoms, ``"none"`` nothing.
+
+Diffusion coefficients (3-D; per direction: MSD_x = 2 D_x t), in cm²/s using
+1 Å²/fs = 10⁻¹⁶ cm² / 10⁻¹⁵ s = 0.1 cm²/s:
+
+* ``D_final`` — the study's eq. 7, D = MSD(t_max) / (6 t_max), t_max the last lag;
+* ``D_fit`` — least-squares slope of MSD(t) = 6 D t + b over the diffusive regime, by
+  default lags between 10 % and 60 % of t_max (short lags are ballistic/vibrational, long
+  lags have few independent origins and are noisy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
+
+__all__ = ["MSDResult", "msd", "msd_fft_sums", "unwrapped_atoms", "com_drift_A",
+           "linear_diffusion_fit", "A2_PER_FS_TO_CM2_PER_S"]
+
+#: 1 Å²/fs in cm²/s.
+A2_PER_FS_TO_CM2_PER_S: float = 0.1
+
+
+def unwrapped_atoms(traj: Trajectory, idx: np.ndarray) -> np.ndarray:
+    """Continuous Cartesian positions of the atoms ``idx``, shape (F, len(idx), 3), Å."""
+    pos = traj.positions[:, idx]
+    if traj.constant_cell:
+        inv = np.linalg.inv(traj.cells[0])
+        frac = pos @ inv
+        d = np.diff(frac, axis=0)
+        d -= np.round(d)
+        frac[1:] = frac[:1] + np.cumsum(d, axis=0)
+        return frac @ traj.cells[0]
+    inv = np.linalg.inv(traj.cells)
+    frac = np.einsum("fnj,fjk->fnk", pos, inv)
+    d = np.diff(frac, axis=0)
+    d -= np.round(d)
+    frac[1:] = frac[:1] + np.cumsum(d, axis=0)
+    return np.einsum("fnj,fjk->fnk", frac, traj.cells)
+
+
+def com_drift_A(traj: Trajectory, idx: np.ndarray, chunk_atoms: int = 256) -> np.ndarray:
+    """Mass-weighted centre-of-mass displacement of atoms ``idx`` from frame 0, (F, 3), Å."""
+    m = traj.masses_amu[idx]
+    acc = np.zeros((traj.n_frames, 3))
+    for a0 in range(0, idx.size, chunk_atoms):
+        sl = idx[a0:a0 + chunk_atoms]
+        x = unwrapped_atoms(traj, sl)
+        acc += np.einsum("fnk,n->fk", x - x[:1], m[a0:a0 + chunk_atoms])
+    return acc / m.sum()
+
+
+def msd_fft_sums(x: np.ndarray) -> np.ndarray:
+    """Per-component MSD summed over atoms, by FFT over all time origins.
+
+    Parameters
+    ----------
+    x : (F, n, 3) continuous positions, Å.
+
+    Returns
+    -------
+    (F, 3) array: Σ_atoms MSD per Cartesian component at lags 0..F-1, Å².
+    """
+    nf = x.shape[0]
+    nfft = 1 << int(np.ceil(np.log2(2 * nf)))
+    sq = np.einsum("fnk,fnk->fk", x, x)  # (F, 3) Σ_atoms x²
+    xf = np.fft.rfft(x, n=nfft, axis=0)
+    pw = (xf.real ** 2 + xf.imag ** 2).sum(axis=1)  # (K, 3)
+    ac = np.fft.irfft(pw, n=nfft, axis=0)[:nf]  # Σ_t x(t)x(t+m)
+    # S1: Σ_{t=0}^{F-m-1} [x(t)² + x(t+m)²] = Q(m)
+    csum = np.concatenate([np.zeros((1, 3)), np.cumsum(sq, axis=0)])  # csum[k] = Σ_{t<k}
+    m = np.arange(nf)
+    head = csum[nf - m]  # Σ_{t=0}^{F-m-1} x(t)²
+    tail = csum[nf] - csum[m]  # Σ_{t=m}^{F-1} x(t)²
+    return (head + tail - 2.0 * ac) / (nf - m)[:, None]
+
+
+def linear_diffusion_fit(t_fs: np.ndarray, msd_A2: np.ndarray, dim: int,
+                         window: tuple[float, float]) -> tuple[float, float, float]:
+    """Slope fit MSD = 2·dim·D·t + b over a fractional window of the time axis.
+
+    Returns
+    -------
+    (D_A2_per_fs, intercept_A2, slope_stderr_A2_per_fs)
+    """
+    lo, hi = window
+    if not 0 <= lo < hi <= 1:
+        raise ValueError(f"fit window must satisfy 0 <= lo < hi <= 1 (fractions of t_max), got {window}")
+    tmax = t_fs[-1]
+    m = (t_fs >= lo * tmax) & (t_fs <= hi * tmax)
+    if m.sum() < 3:
+        raise TrajectoryError(f"fit window {window} holds {m.sum()} lags; need >= 3 (longer run)")
+    t, y = t_fs[m], msd_A2[m]
+    A = np.vstack([t, np.ones_like(t)]).T
+    coef, res, *_ = np.linalg.lstsq(A, y, rcond=None)
+    n = t.size
+    resid = y - A @ coef
+    s2 = float(resid @ resid) / max(n - 2, 1)
+    se = np.sqrt(s2 / float(((t - t.mean()) ** 2).sum()))
+    return coef[0] / (2 * dim), float(coef[1]), se / (2 * dim)
+
+
+@dataclass(frozen=True)
+class MSDResult:
+    """MSD per species and diffusion coefficients.
+
+    Attributes
+    ----------
+    t_fs : (F,) lag times, fs.
+    msd_A2 : ``{species: (F,) array}`` 3-D MSD, Å².
+    msd_xyz_A2 : ``{species: (F, 3) array}`` per-direction MSD, Å² (when ``per_direction``).
+    D_fit_cm2_s : ``{species: float}`` slope fit over ``fit_window``, cm²/s.
+    D_fit_stderr_cm2_s : ``{species: float}`` standard error of the slope, cm²/s.
+    D_final_cm2_s : ``{species: float}`` eq. 7, MSD(t_max)/(6 t_max), cm²/s.
+    D_xyz_fit_cm2_s : ``{species: [Dx, Dy, Dz]}`` per-direction fit, cm²/s (when requested).
+    fit_window : (lo, hi) fraction of t_max used by the fit.
+    drift : drift-removal mode used ("framework", "all", "none").
+    """
+
+    t_fs: np.ndarray
+    msd_A2: dict
+    D_fit_cm2_s: dict
+    D_fit_stderr_cm2_s: dict
+    D_final_cm2_s: dict
+    fit_window: tuple
+    drift: str
+    msd_xyz_A2: dict | None = None
+    D_xyz_fit_cm2_s: dict | None = None
+
+    def to_dict(self) -> dict:
+        d = {
+            "t_fs": self.t_fs.tolist(),
+            "msd_A2": {k: v.tolist() for k, v in self.msd_A2.items()},
+            "D_fit_cm2_s": {k: float(v) for k, v in self.D_fit_cm2_s.items()},
+            "D_fit_stderr_cm2_s": {k: float(v) for k, v in self.D_fit_stderr_cm2_s.items()},
+            "D_final_cm2_s": {k: float(v) for k, v in self.D_final_cm2_s.items()},
+            "fit_window": [float(x) for x in self.fit_window],
+            "drift": self.drift,
+        }
+        if self.msd_xyz_A2 is not None:
+            d["msd_xyz_A2"] = {k: v.tolist() for k, v in self.msd_xyz_A2.items()}
+            d["D_xyz_fit_cm2_s"] = {k: [float(x) for x in v] for k, v in self.D_xyz_fit_cm2_s.items()}
+        return d
+
+
+def msd(traj: Trajectory, species: Sequence[str] | None = None, drift: str = "framework",
+        mobile: Sequence[str] | None = None, fit_window: tuple[float, float] = (0.1, 0.6),
+        per_direction: bool = False, chunk_atoms: int | None = None) -> MSDResult:
+    """MSD per species (FFT, all origins) with D from eq. 7 and from a linear fit.
+
+    Parameters
+    ----------
+    traj : trajectory (wrapped or unwrapped positions, Å; timestep fs).
+    species : species to analyse (default all).
+    drift : "framework" | "all" | "none" (see module docstring). "framework" with no
+        framework species left (e.g. a one-species system) falls back to "all".
+    mobile : species treated as mobile when ``drift="framework"``; the framework is every
+        other species. Default: for each analysed species, the framework is every species
+        except that one (e.g. for Ag in AgI, the I sublattice).
+    fit_window : fractions of t_max bounding the linear fit (default 10 %..60 %).
+    per_direction : also return per-direction MSD and D_x, D_y, D_z.
+    chunk_atoms : atoms per FFT batch; default keeps a batch near F × 64 atoms.
+
+    Returns
+    -------
+    MSDResult
+    """
+    if drift not in ("framework", "all", "none"):
+        raise ValueError(f"drift must be 'framework', 'all' or 'none', got {drift!r}")
+    nf = traj.n_frames
+    if nf < 5:
+        raise TrajectoryError(f"MSD needs at least 5 frames, got {nf}")
+    species = traj.elements if species is None else list(species)
+    for s in species:
+        traj.indices(s)  # validates
+    if chunk_atoms is None:
+        chunk_atoms = max(1, min(256, int(2**25 // (nf * 3 * 8 * 2))))
+    t = traj.times_fs
+    drifts: dict[str, np.ndarray] = {}
+    all_idx = np.arange(traj.n_atoms)
+    zero = np.zeros((nf, 3))
+
+    def drift_for(sp: str) -> tuple[np.ndarray, str]:
+        if drift == "none":
+            return zero, "none"
+        if drift == "framework":
+            mob = set(mobile) if mobile is not None else {sp}
+            fw = [e for e in traj.elements if e not in mob]
+            if fw:
+                key = "fw:" + ",".join(fw)
+                if key not in drifts:
+                    drifts[key] = com_drift_A(traj, np.concatenate([traj.indices(e) for e in fw]))
+                return drifts[key], "framework"
+        if "all" not in drifts:
+            drifts["all"] = com_drift_A(traj, all_idx)
+        return drifts["all"], "all"
+
+    msd3, msdxyz, dfit, dse, dfin, dxyz = {}, {}, {}, {}, {}, {}
+    used = drift
+    for sp in species:
+        idx = traj.indices(sp)
+        dr, used = drift_for(sp)
+        acc = np.zeros((nf, 3))
+        for a0 in range(0, idx.size, chunk_atoms):
+            x = unwrapped_atoms(traj, idx[a0:a0 + chunk_atoms])
+            x -= dr[:, None, :]
+            acc += msd_fft_sums(x)
+        acc /= idx.size
+        acc[0] = 0.0
+        m3 = acc.sum(axis=1)
+        msd3[sp] = m3
+        D, _, se = linear_diffusion_fit(t, m3, 3, fit_window)
+        dfit[sp] = D * A2_PER_FS_TO_CM2_PER_S
+        dse[sp] = se * A2_PER_FS_TO_CM2_PER_S
+        dfin[sp] = m3[-1] / (6.0 * t[-1]) * A2_PER_FS_TO_CM2_PER_S
+        if per_direction:
+            msdxyz[sp] = acc
+            dxyz[sp] = [linear_diffusion_fit(t, acc[:, k], 1, fit_window)[0] * A2_PER_FS_TO_CM2_PER_S
+                        for k in range(3)]
+    return MSDResult(t_fs=t, msd_A2=msd3, D_fit_cm2_s=dfit, D_fit_stderr_cm2_s=dse,
+                     D_final_cm2_s=dfin, fit_window=tuple(fit_window), drift=used,
+                     msd_xyz_A2=msdxyz if per_direction else None,
+                     D_xyz_fit_cm2_s=dxyz if per_direction else None)

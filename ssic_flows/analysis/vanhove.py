@@ -1,0 +1,163 @@
+"""Van Hove correlation functions of one (mobile) species (the study's eqs. 8 and 9).
+
+Self part (eq. 9), from unwrapped positions::
+
+    Gs(r, Δt) = 1/N Σ_i < δ(r - |r_i(t+Δt) - r_i(t)|) >_t / (4π r²)
+
+Normalisation: *density form*, Gs in Å⁻³ with Σ_bins Gs · 4/3π(r_hi³ - r_lo³) = 1 at every
+Δt (the sum rule ∫4πr² Gs dr = 1), provided ``r_max_A`` exceeds every displacement; the
+fraction actually inside ``r_max_A`` is returned as ``self_fraction_in_range``. At Δt = 0
+all weight sits in the first bin (a delta at r = 0).
+
+Distinct part (eq. 8), periodic (all images within ``r_max_A``)::
+
+    Gd(r, Δt) = 1/(N ρ) Σ_i Σ_{j≠i} < δ(r - |r_j(t+Δt) - r_i(t)|) >_t / (4π r²),
+    ρ = (N - 1) / V
+
+i.e. divided by the ideal-gas value, so Gd → 1 at large r (and Gd(r, 0) is the
+species' own g(r)). V is the cell volume at t+Δt, whose cell also maps the fractional
+difference (NPT-safe).
+
+Time origins are subsampled evenly (``n_origins`` per lag, or all when fewer exist).
+Everything is vectorised over origins and atoms; origins are processed in chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ssic_flows.analysis.msd import unwrapped_atoms
+from ssic_flows.analysis.rdf import image_shifts, pair_distances_within, perpendicular_widths_A
+from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
+
+__all__ = ["VanHoveResult", "van_hove"]
+
+
+@dataclass(frozen=True)
+class VanHoveResult:
+    """Van Hove self and distinct parts on a (lag, r) grid.
+
+    Attributes
+    ----------
+    species : the species analysed.
+    r_A : (B,) bin centres, Å.
+    lags_fs : (L,) lag times Δt, fs.
+    Gs_A3 : (L, B) self part, Å⁻³ (density form; Σ Gs·shell volume = 1).
+    Gd : (L, B) distinct part, dimensionless (→ 1 at large r).
+    self_fraction_in_range : (L,) fraction of self displacements below r_max.
+    n_origins : (L,) number of time origins averaged per lag.
+    """
+
+    species: str
+    r_A: np.ndarray
+    lags_fs: np.ndarray
+    Gs_A3: np.ndarray
+    Gd: np.ndarray | None
+    self_fraction_in_range: np.ndarray
+    n_origins: np.ndarray
+
+    @property
+    def shell_volumes_A3(self) -> np.ndarray:
+        dr = self.r_A[1] - self.r_A[0]
+        lo = self.r_A - dr / 2
+        return 4.0 / 3.0 * np.pi * ((lo + dr) ** 3 - lo ** 3)
+
+    def to_dict(self) -> dict:
+        return {
+            "species": self.species,
+            "r_A": self.r_A.tolist(),
+            "lags_fs": self.lags_fs.tolist(),
+            "Gs_A-3": self.Gs_A3.tolist(),
+            "Gd": None if self.Gd is None else self.Gd.tolist(),
+            "self_fraction_in_range": self.self_fraction_in_range.tolist(),
+            "n_origins": self.n_origins.astype(int).tolist(),
+        }
+
+
+def _origins(nf: int, lag: int, n_origins: int) -> np.ndarray:
+    avail = nf - lag
+    if avail <= n_origins:
+        return np.arange(avail)
+    return np.unique(np.linspace(0, avail - 1, n_origins).round().astype(int))
+
+
+def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = None,
+             n_lags: int = 10, r_max_A: float | None = None, dr_A: float = 0.05,
+             n_origins: int = 200, distinct: bool = True,
+             chunk_bytes: int = 64 * 2**20) -> VanHoveResult:
+    """Self and distinct van Hove functions of ``species``.
+
+    Parameters
+    ----------
+    traj : trajectory (positions Å, timestep fs).
+    species : the (mobile) species, e.g. "Li".
+    lags_fs : lag times Δt, fs (rounded to whole frames). Default: ``n_lags`` evenly spaced
+        from 0 to half the run.
+    n_lags : number of default lags.
+    r_max_A : largest r, Å. Default: half the smallest perpendicular cell width.
+    dr_A : bin width, Å.
+    n_origins : time origins per lag (evenly spaced; all if fewer exist).
+    distinct : also compute Gd (O(N²) per origin).
+    chunk_bytes : size of the pair buffer per origin chunk, bytes.
+
+    Returns
+    -------
+    VanHoveResult
+    """
+    idx = traj.indices(species)
+    n = idx.size
+    nf = traj.n_frames
+    dt = traj.timestep_fs
+    if lags_fs is None:
+        lag_frames = np.unique(np.linspace(0, nf // 2, n_lags).round().astype(int))
+    else:
+        lag_frames = np.unique(np.round(np.asarray(lags_fs, float) / dt).astype(int))
+    if lag_frames.size == 0 or lag_frames.min() < 0 or lag_frames.max() >= nf:
+        raise TrajectoryError(f"lags must lie in [0, {(nf - 1) * dt}] fs for this "
+                              f"{nf}-frame run; got {lags_fs}")
+    if r_max_A is None:
+        r_max_A = 0.5 * float(perpendicular_widths_A(traj.cells).min())
+    nbins = int(np.ceil(r_max_A / dr_A - 1e-9))
+    edges = np.arange(nbins + 1) * dr_A
+    shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    x = unwrapped_atoms(traj, idx)
+    L = lag_frames.size
+    gs = np.zeros((L, nbins))
+    gd = np.zeros((L, nbins)) if distinct else None
+    frac_in = np.zeros(L)
+    n_used = np.zeros(L, int)
+    if distinct:
+        if n < 2:
+            raise TrajectoryError(f"Gd needs >= 2 {species} atoms; pass distinct=False")
+        inv = np.linalg.inv(traj.cells)
+        frac = np.einsum("fnj,fjk->fnk", traj.positions[:, idx], inv)
+        shifts = image_shifts(traj.cells, r_max_A)
+        vols = traj.volumes_A3
+        offdiag = ~np.eye(n, dtype=bool)
+        chunk = max(1, int(chunk_bytes // (n * n * 3 * 8 * 3)))
+    for li, lag in enumerate(lag_frames):
+        o = _origins(nf, int(lag), n_origins)
+        n_used[li] = o.size
+        r = np.linalg.norm(x[o + lag] - x[o], axis=-1).ravel()
+        b = (r / dr_A).astype(np.int64)
+        inside = b < nbins
+        frac_in[li] = inside.mean()
+        gs[li] = np.bincount(b[inside], minlength=nbins) / (n * o.size * shell)
+        if distinct:
+            acc = np.zeros(nbins)
+            for c0 in range(0, o.size, chunk):
+                oc = o[c0:c0 + chunk]
+                d = frac[oc + lag][:, None, :, :] - frac[oc][:, :, None, :]  # (c, i, j, 3)
+                d = d[:, offdiag]  # (c, n(n-1), 3)
+                rr, flat = pair_distances_within(d, traj.cells[oc + lag], r_max_A, shifts)
+                cc = flat // d.shape[1]
+                bb = (rr / dr_A).astype(np.int64)
+                ok = bb < nbins
+                acc += np.bincount(bb[ok], weights=vols[oc + lag][cc[ok]], minlength=nbins)
+            gd[li] = acc / (n * (n - 1) * o.size * shell)
+    return VanHoveResult(species=species, r_A=0.5 * (edges[1:] + edges[:-1]),
+                         lags_fs=lag_frames * dt, Gs_A3=gs, Gd=gd,
+                         self_fraction_in_range=frac_in, n_origins=n_used)
