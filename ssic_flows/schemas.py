@@ -99,3 +99,36 @@ class ValidationOutput(_Doc):
     parity_data: dict[str, Any] | None = Field(
         None, description="species, predicted and reference force components (eV/Å); data store")
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+class StudySummary(_Doc):
+    """One study's results: what the README table and the report show.
+
+    Scalars here; every curve (g(r), VDOS, MSD, θ, ω, van Hove, ρ(r, φ), ensembles) is in
+    ``curves`` which jobs route to the data store.
+    """
+
+    campaign_id: str
+    study: str
+    material: str
+    formula: str = ""
+    n_atoms: int
+    temperature_K: float
+    reference_engine: dict[str, Any] = Field(default_factory=dict)
+    mlff_engine: dict[str, Any] = Field(default_factory=dict)
+    mobile_species: list[str] = Field(default_factory=list)
+    n_mlmd_runs: int = 0
+    n_frames_compared: int = 0
+    scalars: dict[str, Any] = Field(
+        default_factory=dict,
+        description="role → key (D_cm2_s, D_final_cm2_s, band_center_cm-1, gr_first_peak_A, "
+                    "sigma_S_cm) → species/pair → {mean, std, sem, n}")
+    full_length: dict[str, Any] = Field(default_factory=dict)
+    comparisons: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="label → [{observable, metric, value, noise_floor, verdict}]")
+    force_rmse_meV_A: dict[str, float] = Field(default_factory=dict)
+    force_mae_meV_A: dict[str, float] = Field(default_factory=dict)
+    ref_force_std_meV_A: dict[str, float] = Field(default_factory=dict)
+    training: dict[str, Any] = Field(default_factory=dict, description="n structures, BEEF curve, converged")
+    hot_training: dict[str, Any] | None = None
+    curves: dict[str, Any] | None = Field(None, description="all curves; data store")

@@ -1,0 +1,137 @@
+"""A whole study's analysis: every observable per run, ensemble statistics, comparisons.
+
+Pure composition of the per-trajectory analysis
+(:func:`ssic_flows.analysis.report_json.analyze_trajectory`), ensemble statistics
+(:func:`ssic_flows.analysis.ensemble.ensemble_stats`) and the noise-floor comparison
+(:func:`ssic_flows.analysis.compare.compare_ensembles`). No jobflow, no database.
+
+Choices (stated, since the study is silent):
+
+- Runs compared with each other are cut to a common number of frames (the shortest run)
+  so spectra, van Hove lags and MSD windows share one grid; the full-length scalars of
+  each run are reported too (``full_length``).
+- g(r) uses one ``r_max_A`` for all runs: half the smallest perpendicular width among
+  the compared cells.
+- Comparisons: reference vs MLMD ensemble; 128 vs 1024 (transfer run vs MLMD ensemble);
+  normal vs hot-retrained MLFF (hot run vs MLMD ensemble). The noise floor is the
+  seed-to-seed spread of the MLMD ensemble (or a half-split when there is one run a side).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ssic_flows.analysis.compare import compare_ensembles, half_documents
+from ssic_flows.analysis.ensemble import ensemble_stats
+from ssic_flows.analysis.rdf import perpendicular_widths_A
+from ssic_flows.analysis.report_json import analyze_trajectory
+from ssic_flows.analysis.trajectory import Trajectory
+
+__all__ = ["SCALAR_KEYS", "analyze_study"]
+
+#: Top-level maps of scalars that the summary carries per role and species.
+SCALAR_KEYS = ("D_cm2_s", "D_final_cm2_s", "band_center_cm-1", "gr_first_peak_A", "sigma_S_cm")
+
+
+def _scalars(doc: dict) -> dict:
+    return {k: doc.get(k, {}) for k in SCALAR_KEYS}
+
+
+def _stats(values: Sequence[float]) -> dict:
+    a = np.asarray([v for v in values if v is not None and np.isfinite(v)], float)
+    if a.size == 0:
+        return {"mean": None, "std": None, "sem": None, "n": 0}
+    std = float(a.std(ddof=1)) if a.size > 1 else 0.0
+    return {"mean": float(a.mean()), "std": std, "sem": std / np.sqrt(a.size), "n": int(a.size)}
+
+
+def scalar_table(docs: Sequence[dict]) -> dict:
+    """``{key: {species_or_pair: {mean, std, sem, n}}}`` over runs for the scalar maps."""
+    out: dict[str, dict] = {}
+    for key in SCALAR_KEYS:
+        names = sorted({n for d in docs for n in (d.get(key) or {})})
+        out[key] = {n: _stats([(d.get(key) or {}).get(n) for d in docs]) for n in names}
+    return out
+
+
+def analyze_study(
+    reference: Trajectory,
+    mlmd: Sequence[Trajectory],
+    *,
+    mobile: Sequence[str] | None = None,
+    transfer: Trajectory | None = None,
+    hot: Sequence[Trajectory] | None = None,
+    analysis_settings: dict[str, Any] | None = None,
+) -> dict:
+    """Analyse a study's runs and compare them.
+
+    Parameters
+    ----------
+    reference : the reference (AIMD or stand-in) trajectory.
+    mlmd : the MLMD production runs (independent seeds).
+    mobile : mobile species (van Hove, σ); default: the species with the largest D.
+    transfer : MLMD of the same model on the 2×2×2 cell, if run.
+    hot : MLMD runs with the hot-retrained model, if run.
+    analysis_settings : extra keyword arguments for ``analyze_trajectory``.
+
+    Returns
+    -------
+    dict with ``documents`` (per role: list of per-run analysis docs), ``ensemble`` (per
+    role: elementwise mean/std of every observable), ``scalars`` (per role: mean/std/sem of
+    D, band centre, g(r) peak, σ), ``comparisons`` (per comparison: list of verdicts) and
+    ``full_length`` (per role: scalars of the uncut runs).
+    """
+    if not mlmd:
+        raise ValueError("analyze_study needs at least one MLMD trajectory")
+    hot = list(hot or [])
+    roles: dict[str, list[Trajectory]] = {"reference": [reference], "mlmd": list(mlmd)}
+    if transfer is not None:
+        roles["transfer"] = [transfer]
+    if hot:
+        roles["mlmd_hot"] = hot
+    all_runs = [t for ts in roles.values() for t in ts]
+    n_common = min(t.n_frames for t in all_runs)
+    widths = min(float(perpendicular_widths_A(t.cells).min()) for t in all_runs)
+    kw = {"r_max_A": 0.5 * widths, **(analysis_settings or {})}
+
+    # mobile species: decided once, from the reference run, so every run reports the same
+    full_ref = analyze_trajectory(reference, species=mobile, **kw)
+    mobile = list(mobile or full_ref["mobile_species"])
+    kw["species"] = mobile
+    full = {"reference": [_scalars(full_ref)]}
+    for role, ts in roles.items():
+        if role != "reference":
+            full[role] = [_scalars(analyze_trajectory(t, **kw)) for t in ts]
+
+    docs = {role: [analyze_trajectory(t[:n_common], **kw) for t in ts] for role, ts in roles.items()}
+    ensemble = {role: ensemble_stats(ds) if len(ds) > 1 else ds[0] for role, ds in docs.items()}
+    scalars = {role: scalar_table(ds) for role, ds in docs.items()}
+
+    def halves(ts):
+        return [half_documents(t[:n_common], **kw) for t in ts]
+
+    comparisons: dict[str, list[dict]] = {}
+    pairs = [("reference vs mlmd", "reference", "mlmd"),
+             ("transfer vs mlmd", "transfer", "mlmd"),
+             ("mlmd_hot vs mlmd", "mlmd_hot", "mlmd")]
+    for label, a, b in pairs:
+        if a not in docs:
+            continue
+        need_halves = len(docs[a]) < 2 and len(docs[b]) < 2
+        res = compare_ensembles(
+            docs[a], docs[b],
+            ref_halves=halves(roles[a]) if need_halves else None,
+            test_halves=halves(roles[b]) if need_halves else None)
+        comparisons[label] = [c.to_dict() for c in res]
+    return {
+        "mobile_species": mobile,
+        "n_frames_compared": int(n_common),
+        "analysis_settings": {k: v for k, v in kw.items() if k != "species"},
+        "documents": docs,
+        "ensemble": ensemble,
+        "scalars": scalars,
+        "full_length": {role: scalar_table(v) for role, v in full.items()},
+        "comparisons": comparisons,
+    }

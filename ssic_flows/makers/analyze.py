@@ -1,0 +1,65 @@
+"""The ``analyze`` job: a thin wrapper over :func:`ssic_flows.analysis.study.analyze_study`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobflow import job
+
+from ssic_flows.schemas import MDOutput, StudySummary, TrainOutput, ValidationOutput
+
+__all__ = ["analyze_study_job"]
+
+
+def _md(x) -> MDOutput | None:
+    return None if x is None else (x if isinstance(x, MDOutput) else MDOutput.model_validate(x))
+
+
+def _train_summary(t: TrainOutput | None) -> dict[str, Any]:
+    if t is None:
+        return {}
+    return {"engine": t.provenance.engine, "n_training_structures": t.n_training_structures,
+            "n_iterations": t.n_iterations, "converged": t.converged,
+            "beef_threshold_eV_A": t.beef_threshold_eV_A, "beef_step": t.beef_step,
+            "beef_max_eV_A": t.beef_max_eV_A, "beef_mean_eV_A": t.beef_mean_eV_A,
+            "temperature_K": t.temperature_K, "model_path": t.model_path,
+            "model_sha256": t.model_sha256, "wall_time_s": t.wall_time_s}
+
+
+@job(data=["curves"])
+def analyze_study_job(info: dict, reference, mlmd: list, train=None, validation=None,
+                      transfer=None, hot=None, hot_train=None) -> StudySummary:
+    """Every observable for the reference, the MLMD ensemble, transfer and hot runs."""
+    from ssic_flows.analysis.study import analyze_study
+
+    ref = _md(reference)
+    runs = [_md(m) for m in mlmd]
+    tr = _md(transfer)
+    hot_md = _md(hot)
+    val = None if validation is None else ValidationOutput.model_validate(validation)
+    trn = None if train is None else TrainOutput.model_validate(train)
+    htrn = None if hot_train is None else TrainOutput.model_validate(hot_train)
+    mobile = info.get("mobile")
+    res = analyze_study(ref.trajectory, [r.trajectory for r in runs],
+                        mobile=[mobile] if isinstance(mobile, str) else mobile,
+                        transfer=None if tr is None else tr.trajectory,
+                        hot=None if hot_md is None else [hot_md.trajectory])
+    curves = {k: res[k] for k in ("documents", "ensemble")}
+    curves["beef"] = _train_summary(trn)
+    if val is not None and val.parity_data is not None:
+        curves["parity"] = val.parity_data
+    return StudySummary(
+        campaign_id=info.get("campaign_id", ""), study=info.get("study", ""),
+        material=info.get("material", ""), formula=ref.formula, n_atoms=ref.n_atoms,
+        temperature_K=float(info.get("temperature_K", ref.temperature_K)),
+        reference_engine=ref.provenance.model_dump(),
+        mlff_engine=runs[0].provenance.model_dump() if runs else {},
+        mobile_species=res["mobile_species"], n_mlmd_runs=len(runs),
+        n_frames_compared=res["n_frames_compared"], scalars=res["scalars"],
+        full_length=res["full_length"], comparisons=res["comparisons"],
+        force_rmse_meV_A=dict(val.rmse_meV_A) if val else {},
+        force_mae_meV_A=dict(val.mae_meV_A) if val else {},
+        ref_force_std_meV_A=dict(val.ref_force_std_meV_A) if val else {},
+        training=_train_summary(trn), hot_training=_train_summary(htrn) if htrn else None,
+        curves=curves,
+    )
