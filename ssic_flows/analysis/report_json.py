@@ -1,0 +1,177 @@
+"""One JSON document with every applicable observable of a trajectory.
+
+Top-level maps (always present, possibly empty):
+
+* ``D_cm2_s`` — D per species from the linear MSD fit (diffusive window), cm²/s;
+* ``D_final_cm2_s`` — D per species from eq. 7, MSD(t_max)/(6 t_max), cm²/s;
+* ``band_center_cm-1`` — eq. 3 band centre per species (needs velocities), cm⁻¹;
+* ``gr_first_peak_A`` — first g(r) peak per pair ("Ag-I", both orders), Å;
+* ``coordination`` — neighbours of B around A up to the first minimum, per "A-B";
+* ``sigma_S_cm`` — Nernst–Einstein σ of the mobile species when T and its charge are known.
+
+Full curves live under ``msd``, ``rdf``, ``vdos``, ``vanhove`` (per mobile species),
+plus ``tetrahedra`` / ``forces`` when those optional modules provide an
+``analyze_for_report(traj, **kw) -> dict | None`` hook. ``skipped`` explains every
+observable not computed (e.g. VDOS without velocities).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ssic_flows.analysis.conductivity import nernst_einstein
+from ssic_flows.analysis.msd import msd
+from ssic_flows.analysis.rdf import partial_rdf, perpendicular_widths_A
+from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
+from ssic_flows.analysis.vanhove import van_hove
+from ssic_flows.analysis.vdos import vdos
+
+__all__ = ["SCHEMA", "FORMAL_CHARGES", "analyze_trajectory", "write_json"]
+
+SCHEMA = "ssic_flows.analysis.report/1"
+
+#: Carrier charges (units of e) assumed for the usual mobile ions.
+FORMAL_CHARGES: dict[str, float] = {"Li": 1, "Na": 1, "K": 1, "Ag": 1, "Cu": 1, "H": 1,
+                                    "Mg": 2, "Zn": 2, "Ca": 2, "F": -1, "O": -2}
+
+_OPTIONAL_MODULES = ("tetrahedra", "forces")
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, (np.floating, float)):
+        return float(x) if np.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
+                       temperature_K: float | None = None, r_max_A: float | None = None,
+                       dr_A: float = 0.02, rdf_frames: int = 500, vdos_window_cm1: float = 15.0,
+                       vdos_max_cm1: float | None = None, vanhove_lags: int = 10,
+                       vanhove_origins: int = 100, fit_window: tuple[float, float] = (0.1, 0.6),
+                       drift: str = "framework", charges: dict[str, float] | None = None,
+                       optional: bool = True) -> dict:
+    """Compute every applicable observable into a JSON-able dict.
+
+    Parameters
+    ----------
+    traj : the trajectory.
+    species : mobile species (van Hove, conductivity, framework drift). Default: the
+        species with the largest fitted D.
+    temperature_K : for Nernst–Einstein σ; default ``traj.metadata["temperature_K"]``.
+    r_max_A, dr_A : g(r) range and bin, Å (default half the smallest cell width).
+    rdf_frames : at most this many frames (evenly strided) for g(r).
+    vdos_window_cm1 : Savitzky–Golay window, cm⁻¹. vdos_max_cm1: crop spectra, cm⁻¹.
+    vanhove_lags, vanhove_origins : van Hove lag count and origins per lag.
+    fit_window : MSD fit window as fractions of t_max.
+    drift : MSD drift removal ("framework", "all", "none").
+    charges : carrier charges in e, default :data:`FORMAL_CHARGES`.
+    optional : also run the optional tetrahedra / forces hooks when importable.
+
+    Returns
+    -------
+    dict (see module docstring).
+    """
+    if species is not None:
+        for s in species:
+            traj.indices(s)
+    charges = dict(FORMAL_CHARGES, **(charges or {}))
+    T = temperature_K if temperature_K is not None else traj.metadata.get("temperature_K")
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "n_frames": traj.n_frames, "n_atoms": traj.n_atoms, "timestep_fs": traj.timestep_fs,
+        "duration_fs": float(traj.times_fs[-1]),
+        "species_counts": {e: int(traj.indices(e).size) for e in traj.elements},
+        "mean_volume_A3": float(traj.volumes_A3.mean()),
+        "temperature_K": None if T is None else float(T),
+        "metadata": _jsonable(traj.metadata),
+        "D_cm2_s": {}, "D_final_cm2_s": {}, "band_center_cm-1": {}, "gr_first_peak_A": {},
+        "coordination": {}, "sigma_S_cm": {}, "skipped": {},
+    }
+    # MSD
+    mobile: list[str] = list(species) if species else []
+    if traj.n_frames >= 5:
+        m = msd(traj, drift=drift, mobile=species, fit_window=fit_window)
+        doc["msd"] = m.to_dict()
+        doc["D_cm2_s"] = dict(doc["msd"]["D_fit_cm2_s"])
+        doc["D_final_cm2_s"] = dict(doc["msd"]["D_final_cm2_s"])
+        if not mobile:
+            mobile = [max(m.D_fit_cm2_s, key=m.D_fit_cm2_s.get)]
+    else:
+        doc["skipped"]["msd"] = f"needs >= 5 frames, have {traj.n_frames}"
+    doc["mobile_species"] = mobile
+    # g(r)
+    stride = max(1, traj.n_frames // max(1, rdf_frames))
+    r = partial_rdf(traj, r_max_A=r_max_A, dr_A=dr_A, stride=stride)
+    doc["rdf"] = r.to_dict()
+    doc["gr_first_peak_A"] = dict(doc["rdf"]["first_peak_A"])
+    doc["coordination"] = dict(doc["rdf"]["coordination"])
+    # VDOS
+    if traj.velocities is None:
+        doc["skipped"]["vdos"] = ("no velocities in the trajectory; read a file with velocities or "
+                                  "use Trajectory.with_finite_difference_velocities()")
+    elif traj.n_frames < 4:
+        doc["skipped"]["vdos"] = f"needs >= 4 frames, have {traj.n_frames}"
+    else:
+        v = vdos(traj, smooth_window_cm1=vdos_window_cm1, max_freq_cm1=vdos_max_cm1)
+        doc["vdos"] = v.to_dict()
+        doc["band_center_cm-1"] = dict(doc["vdos"]["band_center_cm-1"])
+    # van Hove
+    if traj.n_frames >= 3:
+        doc["vanhove"] = {}
+        rmax_vh = 0.5 * float(perpendicular_widths_A(traj.cells).min())
+        for s in mobile:
+            nd = traj.indices(s).size >= 2
+            vh = van_hove(traj, s, n_lags=vanhove_lags, n_origins=vanhove_origins,
+                          r_max_A=rmax_vh, distinct=nd)
+            doc["vanhove"][s] = vh.to_dict()
+    else:
+        doc["skipped"]["vanhove"] = f"needs >= 3 frames, have {traj.n_frames}"
+    # conductivity
+    for s in mobile:
+        if T is None:
+            doc["skipped"]["sigma_S_cm"] = "no temperature (pass temperature_K or metadata)"
+        elif s not in charges:
+            doc["skipped"]["sigma_S_cm"] = f"no charge known for {s}; pass charges={{'{s}': z}}"
+        elif s in doc["D_cm2_s"] and doc["D_cm2_s"][s] >= 0:
+            c = nernst_einstein(doc["D_cm2_s"][s], traj.indices(s).size,
+                                doc["mean_volume_A3"], float(T), charges[s])
+            doc["sigma_S_cm"][s] = c.sigma_S_cm
+    # optional observables of the sibling modules
+    if optional:
+        for name in _OPTIONAL_MODULES:
+            try:
+                mod = importlib.import_module(f"ssic_flows.analysis.{name}")
+            except ImportError:
+                continue
+            hook = getattr(mod, "analyze_for_report", None)
+            if hook is None:
+                continue
+            try:
+                res = hook(traj)
+            except TrajectoryError as exc:
+                doc["skipped"][name] = str(exc)
+                continue
+            if res is not None:
+                doc[name] = _jsonable(res)
+    return _jsonable(doc)
+
+
+def write_json(doc: dict, path: str | Path) -> Path:
+    """Write an analysis document as strict JSON (no NaN), returning the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_jsonable(doc), indent=1, allow_nan=False))
+    return path
