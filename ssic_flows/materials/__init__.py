@@ -1,0 +1,76 @@
+"""Structure builders for the study's solid-state ion conductors.
+
+Public API
+----------
+* :func:`build_material` ``(name, n_atoms=None, seed=0) -> Structure`` and the metadata
+  registry :data:`MATERIALS` (formula, mobile/framework species, polyanion centres, formal
+  charges, study temperature, experimental density with source).
+* Per-material builders: :func:`build_agi`, :func:`build_lgps`, :func:`build_na3sbs4`,
+  :func:`build_na3sbs4_w`, and their parent cells :func:`agi_parent`, :func:`lgps_parent`,
+  :func:`na3sbs4_parent`.
+* Tools for adding other conductors: :func:`supercell_for`, :func:`dope`,
+  :func:`select_separated_sites`, :func:`write_structure`, :func:`read_structure`.
+
+All errors derive from :class:`MaterialsError` (a ``ValueError``).
+"""
+
+from .agi import agi_parent, build_agi
+from .lgps import build_lgps, lgps_framework, lgps_parent
+from .na3sbs4 import build_na3sbs4, build_na3sbs4_w, na3sbs4_parent
+from .registry import MATERIALS, MaterialInfo, allowed_atom_counts, build_material, resolve_material
+from .tools import (
+    FORMAL_CHARGES,
+    AtomCountError,
+    DopingError,
+    InvalidSeedError,
+    MaterialsError,
+    SiteSelectionError,
+    UnknownMaterialError,
+    UnsupportedFormatError,
+    best_diagonal_scaling,
+    density_g_cm3,
+    diagonal_scaling_for,
+    dope,
+    formal_charge,
+    min_pair_distances,
+    read_structure,
+    select_separated_sites,
+    structure_format,
+    supercell_for,
+    write_structure,
+)
+
+__all__ = [
+    "FORMAL_CHARGES",
+    "MATERIALS",
+    "AtomCountError",
+    "DopingError",
+    "InvalidSeedError",
+    "MaterialInfo",
+    "MaterialsError",
+    "SiteSelectionError",
+    "UnknownMaterialError",
+    "UnsupportedFormatError",
+    "agi_parent",
+    "allowed_atom_counts",
+    "best_diagonal_scaling",
+    "build_agi",
+    "build_lgps",
+    "build_material",
+    "build_na3sbs4",
+    "build_na3sbs4_w",
+    "density_g_cm3",
+    "diagonal_scaling_for",
+    "dope",
+    "formal_charge",
+    "lgps_framework",
+    "lgps_parent",
+    "min_pair_distances",
+    "na3sbs4_parent",
+    "read_structure",
+    "resolve_material",
+    "select_separated_sites",
+    "structure_format",
+    "supercell_for",
+    "write_structure",
+]
