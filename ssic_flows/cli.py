@@ -40,6 +40,155 @@ def materials_cmd(
                f"{s.density:.3f} g/cm^3)")
 
 
+DB_OPT = typer.Option(None, "--db-config", help="db config YAML (default: $SSIC_DB_CONFIG, else embedded)")
+
+
+def _load_spec(file: Path):
+    from ssic_flows.flows.spec import CampaignSpecError, load_campaign
+
+    try:
+        return load_campaign(file)
+    except CampaignSpecError as exc:
+        _fail(str(exc))
+
+
+def _store_cfg(db_config: Optional[Path]):
+    from ssic_flows.store.config import StoreConfigError, load_store_config
+
+    try:
+        return load_store_config(db_config)
+    except StoreConfigError as exc:
+        _fail(str(exc))
+
+
+@app.command("run")
+def run_cmd(
+    file: Path = typer.Argument(..., help="campaign YAML, e.g. workflows/demo.yaml"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="validate and print the graph; run nothing"),
+    as_json: bool = typer.Option(False, "--json", help="with --dry-run: print the graph as JSON"),
+    db_config: Optional[Path] = DB_OPT,
+) -> None:
+    """Build a campaign and run it on the embedded store (resumes if run before)."""
+    from ssic_flows.engines.base import EngineError
+    from ssic_flows.flows.campaign import build_campaign, describe_graph
+
+    spec = _load_spec(file)
+    try:
+        flow = build_campaign(spec)
+    except (EngineError, ValueError) as exc:
+        _fail(f"{file}: {exc}")
+    if dry_run:
+        graph = describe_graph(flow)
+        if as_json:
+            typer.echo(json.dumps(graph, indent=1))
+        else:
+            for j in graph["jobs"]:
+                typer.echo(f"{j['name']:<32} role={j['role']:<13} T={j['temperature_K']} K "
+                           f"atoms={j['n_atoms']} <- {', '.join(j['parents']) or '-'}")
+            typer.echo(f"{graph['n_jobs']} jobs; nothing submitted (dry run)")
+        return
+    cfg = _store_cfg(db_config)
+    if cfg.mode != "embedded":
+        _fail("`ssic run` executes in-process on the embedded store; for a server use "
+              "`ssic submit FILE` and then `qlaunch rapidfire`")
+    from rich.console import Console
+
+    from ssic_flows.display import RunProgress, print_summaries
+    from ssic_flows.results import Results
+    from ssic_flows.runner import run_embedded
+    from ssic_flows.store.jobstore import get_jobstore
+    from ssic_flows.store.launchpad import EmbeddedBusyError
+
+    console = Console()
+    console.print(f"campaign [bold]{spec.campaign_id}[/bold]: {len(spec.studies)} studies, "
+                  f"reference={spec.reference_engine}, mlff={spec.mlff_engine}; store: {cfg.data_dir}")
+    try:
+        with RunProgress() as progress:
+            report = run_embedded(flow, cfg, spec.campaign_id, on_event=progress,
+                                  metadata={"source": str(file)})
+    except EmbeddedBusyError as exc:
+        _fail(str(exc))
+    res = Results(get_jobstore(cfg))
+    print_summaries(res.summaries(spec.campaign_id), console)
+    console.print(f"jobs: {report.states}; launched this run: {report.launched}; "
+                  f"wall time {report.wall_time_s:.0f} s")
+    console.print(f"results: JobStore {cfg.data_dir / 'jobstore'} (montydb), LaunchPad "
+                  f"{cfg.data_dir / 'launchpad.json'}, launch dirs {cfg.data_dir / 'launches' / spec.campaign_id}")
+    _after_run(spec, cfg, console)
+    if report.failed:
+        _fail(f"{len(report.failed)} job(s) failed: {', '.join(report.failed)}; fix and re-run "
+              "the same command to retry them", code=1)
+
+
+def _after_run(spec, cfg, console) -> None:
+    """Hook for the report writer (kept separate so `run` stays a composition)."""
+    try:
+        from ssic_flows.report import write_campaign_report
+    except ImportError:
+        return
+    path = write_campaign_report(spec.campaign_id, cfg, cfg.data_dir / "reports" / spec.campaign_id)
+    console.print(f"report: {path}")
+
+
+@app.command("results")
+def results_cmd(
+    campaign: str = typer.Option(..., "--campaign", help="campaign id"),
+    material: Optional[str] = typer.Option(None, "--material"),
+    observable: str = typer.Option("diffusion", "--observable",
+                                   help="diffusion | band_center | gr_peak | conductivity | force_rmse | verdicts | jobs"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON records"),
+    db_config: Optional[Path] = DB_OPT,
+) -> None:
+    """Query a campaign's results from the JobStore as a table."""
+    from ssic_flows.results import Results
+    from ssic_flows.store.jobstore import get_jobstore
+
+    cfg = _store_cfg(db_config)
+    try:
+        df = Results(get_jobstore(cfg)).table(observable, campaign, material)
+    except ValueError as exc:
+        _fail(str(exc))
+    if df.empty:
+        _fail(f"no {observable} results for campaign {campaign!r}"
+              f"{' and material ' + repr(material) if material else ''} in this store", code=1)
+    if as_json:
+        typer.echo(df.to_json(orient="records", indent=1, default_handler=str))
+    else:
+        typer.echo(df.to_string(index=False))
+
+
+@app.command("analyze")
+def analyze_cmd(
+    trajectory: Path = typer.Argument(..., help="XDATCAR, vasprun.xml, .extxyz, .traj, CP2K -pos-1.xyz or .npz"),
+    fmt: str = typer.Option("auto", "--format", help="auto | xdatcar | vasprun | extxyz | traj | cp2k | npz"),
+    timestep_fs: Optional[float] = typer.Option(None, "--timestep-fs", help="time between frames, fs (if the file has none)"),
+    species: Optional[list[str]] = typer.Option(None, "--species", help="mobile species (repeatable)"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write the JSON document here"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="write one PNG per observable here"),
+) -> None:
+    """Every applicable observable of one trajectory."""
+    from ssic_flows.analysis.readers import read_trajectory
+    from ssic_flows.analysis.report_json import analyze_trajectory, write_json
+    from ssic_flows.analysis.trajectory import TrajectoryError
+
+    try:
+        traj = read_trajectory(trajectory, format=fmt, timestep_fs=timestep_fs)
+        doc = analyze_trajectory(traj, species=species or None)
+    except (TrajectoryError, ValueError, OSError) as exc:
+        _fail(f"{trajectory}: {exc}" if str(trajectory) not in str(exc) else str(exc))
+    if json_out:
+        write_json(doc, json_out)
+        typer.echo(f"wrote {json_out}")
+    else:
+        keys = ("D_cm2_s", "D_final_cm2_s", "band_center_cm-1", "gr_first_peak_A")
+        typer.echo(json.dumps({k: doc.get(k) for k in keys}, indent=1))
+    if plot:
+        from ssic_flows.analysis.quickplots import plot_analysis
+
+        for p in plot_analysis(doc, plot):
+            typer.echo(f"plot: {p}")
+
+
 def main() -> None:
     """Console entry point."""
     try:

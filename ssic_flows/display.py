@@ -1,0 +1,99 @@
+"""Terminal presentation (rich): run progress and per-material summary tables."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+__all__ = ["RunProgress", "fmt_pm", "print_summaries"]
+
+
+class RunProgress:
+    """Progress display for :func:`ssic_flows.runner.run_embedded` events."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TextColumn("jobs"), TimeElapsedColumn(),
+                                 TextColumn("{task.fields[current]}"), console=self.console,
+                                 transient=False, refresh_per_second=2)
+        self.task = None
+        self.t0 = time.perf_counter()
+
+    def __enter__(self) -> RunProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def __call__(self, kind: str, info: dict[str, Any]) -> None:
+        if self.task is None:
+            self.task = self.progress.add_task("campaign", total=info.get("total", 0),
+                                               completed=info.get("done", 0), current="")
+            if info.get("resumed"):
+                self.console.print(f"resuming: {info.get('done', 0)} of {info.get('total')} "
+                                   "jobs already complete")
+        if kind == "launch":
+            self.progress.update(self.task, total=info["total"], completed=info["done"],
+                                 current=f"running {info['name']}")
+        elif kind == "done":
+            self.progress.update(self.task, total=info["total"], completed=info["done"], current="")
+
+
+def fmt_pm(st: dict | None, fmt: str = "{:.3g}") -> str:
+    """``mean ± std`` (n) from a stats dict."""
+    if not st or st.get("mean") is None:
+        return "–"
+    s = fmt.format(st["mean"])
+    if st.get("n", 1) > 1:
+        s += " ± " + fmt.format(st["std"])
+    return s
+
+
+def print_summaries(summaries: list[dict], console: Console | None = None) -> None:
+    """One table per study: D, band centre, g(r) peak per role; force RMSE; verdicts."""
+    console = console or Console()
+    for s in summaries:
+        sc = s.get("scalars") or {}
+        roles = [r for r in ("reference", "mlmd", "transfer", "mlmd_hot") if r in sc]
+        title = (f"{s.get('study')} — {s.get('formula')} ({s.get('n_atoms')} atoms, "
+                 f"{s.get('temperature_K'):.0f} K); reference: "
+                 f"{(s.get('reference_engine') or {}).get('engine')}"
+                 f"{' (stands in for DFT)' if (s.get('reference_engine') or {}).get('stands_in_for_dft') else ''}"
+                 f", MLFF: {(s.get('mlff_engine') or {}).get('engine')}")
+        t = Table(title=title, title_justify="left")
+        t.add_column("observable")
+        for r in roles:
+            t.add_column(r + (f" (n={s.get('n_mlmd_runs')})" if r == "mlmd" else ""))
+        for key, label in (("D_cm2_s", "D {} [cm²/s]"), ("D_final_cm2_s", "D_final {} [cm²/s] (eq. 7)"),
+                           ("band_center_cm-1", "band centre {} [cm⁻¹]"),
+                           ("gr_first_peak_A", "g(r) peak {} [Å]")):
+            names = sorted({n for r in roles for n in (sc[r].get(key) or {})})
+            for n in names:
+                fmt = "{:.3g}" if key.startswith("D") else "{:.2f}"
+                t.add_row(label.format(n), *[fmt_pm((sc[r].get(key) or {}).get(n), fmt) for r in roles])
+        console.print(t)
+        if s.get("force_rmse_meV_A"):
+            ft = Table(title="force error vs reference (MLFF validation)", title_justify="left")
+            ft.add_column("element"); ft.add_column("RMSE [meV/Å]"); ft.add_column("MAE [meV/Å]")
+            ft.add_column("reference force std [meV/Å]")
+            for el, v in s["force_rmse_meV_A"].items():
+                ft.add_row(el, f"{v:.1f}", f"{(s.get('force_mae_meV_A') or {}).get(el, float('nan')):.1f}",
+                           f"{(s.get('ref_force_std_meV_A') or {}).get(el, float('nan')):.0f}")
+            console.print(ft)
+        comps = s.get("comparisons") or {}
+        if comps:
+            vt = Table(title="verdicts (value vs seed-to-seed noise floor)", title_justify="left")
+            vt.add_column("comparison"); vt.add_column("observable"); vt.add_column("value")
+            vt.add_column("noise floor"); vt.add_column("verdict")
+            for label, items in comps.items():
+                for c in items:
+                    color = "green" if c["verdict"].startswith("agrees") else "red"
+                    vt.add_row(label, c["observable"], f"{c['value']:.3g}", f"{c['noise_floor']:.3g}",
+                               f"[{color}]{c['verdict']}[/{color}]")
+            console.print(vt)
