@@ -276,8 +276,13 @@ def build_material(name: str, n_atoms: int | None = None, seed: int = 0) -> Stru
         shown = ", ".join(map(str, info.allowed_atom_counts(10 * info.cell_atoms)[:8]))
         extra = f" (and e.g. {', '.join(map(str, info.extra_atoms))})" if info.extra_atoms else ""
         rule = f"{info.cell_atoms}k" + (f" - {info.cell_offset}" if info.cell_offset else "")
+        near = ""
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            k = max(1, (n + info.cell_offset) // info.cell_atoms)
+            lo, hi = (j * info.cell_atoms - info.cell_offset for j in (k, k + 1))
+            near = f"; nearest to {n}: {lo} or {hi}"
         raise AtomCountError(
             f"cannot build {info.key} ({info.formula}) with {n!r} atoms; allowed counts are {rule} "
-            f"for k >= 1: {shown}, ...{extra}; the study used {info.study_atoms}"
+            f"for k >= 1: {shown}, ...{extra}{near}; the study used {info.study_atoms}"
         )
     return info.builder(n, seed)
