@@ -1,0 +1,152 @@
+"""Embedded stores: a FireWorks round trip, reading back from a new process, the lock,
+resuming after a killed process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from jobflow import Flow
+
+from ssic_flows.runner import run_embedded
+from ssic_flows.store.config import StoreConfig, StoreConfigError, load_store_config
+from ssic_flows.store.launchpad import EmbeddedBusyError, embedded_lock
+
+TESTS = os.path.dirname(__file__)
+
+
+def _flow():
+    from flow_jobs import add, make_traj
+
+    a = add(1, 2)
+    b = add(a.output, 3)
+    c = make_traj(7, 3)
+    return Flow([a, b, c])
+
+
+def _py(code: str, home, timeout=120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SSIC_HOME=str(home), PYTHONPATH=TESTS)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_round_trip_read_back_from_new_process(ssic_home):
+    rep = run_embedded(_flow(), StoreConfig(), "rt")
+    assert rep.states == {"COMPLETED": 3} and rep.launched == 3 and not rep.resumed
+    out = _py("""
+        import json
+        from ssic_flows.store import open_jobstore
+        from ssic_flows.store.config import StoreConfig
+        from ssic_flows.store.launchpad import get_launchpad
+        s = open_jobstore(); s.connect()
+        adds = sorted(d["output"] for d in s.query({"name": "add"}))
+        from monty.json import MontyDecoder
+        t = MontyDecoder().process_decoded(s.get_output(s.query_one({"name": "make_traj"})["uuid"], load=True))["trajectory"]
+        lp = get_launchpad(StoreConfig())
+        states = [f["state"] for f in lp.fireworks.find({})]
+        raw = s.query_one({"name": "make_traj"})["output"]["trajectory"]
+        print(json.dumps({"adds": adds, "shape": list(t.positions.shape), "seed": t.metadata["seed"],
+                          "states": states, "inline": "positions" in raw}))
+    """, ssic_home)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["adds"] == [3, 6]
+    assert got["shape"] == [7, 2, 3] and got["seed"] == 3
+    assert got["states"] == ["COMPLETED"] * 3
+    assert got["inline"] is False  # the array lives in the data store, not the job document
+
+
+def test_rerun_same_campaign_does_nothing_twice(ssic_home):
+    run_embedded(_flow(), StoreConfig(), "again")
+    rep = run_embedded(_flow(), StoreConfig(), "again")
+    assert rep.resumed and rep.launched == 0 and rep.states == {"COMPLETED": 3}
+    from ssic_flows.store.launchpad import get_launchpad
+
+    assert get_launchpad(StoreConfig()).workflows.count_documents({}) == 1
+
+
+def test_second_embedded_process_is_refused(ssic_home):
+    cfg = StoreConfig()
+    with embedded_lock(cfg):
+        with pytest.raises(EmbeddedBusyError, match="another ssic process"):
+            run_embedded(_flow(), cfg, "busy")
+        out = _py("""
+            from ssic_flows.store.config import StoreConfig
+            from ssic_flows.store.launchpad import embedded_lock
+            with embedded_lock(StoreConfig()):
+                pass
+        """, ssic_home)
+        assert out.returncode != 0 and "another ssic process" in out.stderr
+
+
+def test_killed_run_resumes_without_repeating_completed_jobs(ssic_home):
+    # a first process runs one job of three and is then killed hard
+    out = _py("""
+        import os, signal
+        from jobflow import Flow
+        from flow_jobs import add, make_traj
+        from ssic_flows.runner import run_embedded
+        from ssic_flows.store.config import StoreConfig
+        a = add(1, 2); b = add(a.output, 3); c = make_traj(7, 3)
+        flow = Flow([a, b, c])
+        run_embedded(flow, StoreConfig(), "kill", max_launches=1)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """, ssic_home)
+    assert out.returncode == -9
+    from ssic_flows.store.launchpad import get_launchpad
+
+    lp = get_launchpad(StoreConfig())
+    states = sorted(f["state"] for f in lp.fireworks.find({}))
+    assert states.count("COMPLETED") == 1
+    first_done = lp.fireworks.find_one({"state": "COMPLETED"})["fw_id"]
+    launches_before = lp.launches.count_documents({"fw_id": first_done})
+    # same flow definition again: the campaign is found, only the rest runs
+    rep = run_embedded(_flow(), StoreConfig(), "kill")
+    assert rep.resumed and rep.launched == 2 and rep.states == {"COMPLETED": 3}
+    lp = get_launchpad(StoreConfig())
+    assert lp.launches.count_documents({"fw_id": first_done}) == launches_before
+
+
+def test_failed_job_is_fizzled_with_its_error(ssic_home):
+    from flow_jobs import fail_if
+
+    f = fail_if(True)
+    rep = run_embedded(Flow([f]), StoreConfig(), "fz")
+    assert rep.failed == ["fail_if"] and rep.states == {"FIZZLED": 1}
+    from ssic_flows.store.launchpad import get_launchpad
+
+    lp = get_launchpad(StoreConfig())
+    launch = lp.launches.find_one({"state": "FIZZLED"})
+    assert "injected failure" in json.dumps(launch["action"], default=str)
+
+
+def test_store_config_errors(tmp_path, monkeypatch):
+    p = tmp_path / "db.yaml"
+    p.write_text("mode: server\nbogus: 1\n")
+    with pytest.raises(StoreConfigError, match="bogus"):
+        load_store_config(p)
+    p.write_text("mode: server\nuri_env: SSIC_TEST_NO_SUCH_VAR\n")
+    monkeypatch.delenv("SSIC_TEST_NO_SUCH_VAR", raising=False)
+    cfg = load_store_config(p)
+    with pytest.raises(StoreConfigError, match="export SSIC_TEST_NO_SUCH_VAR"):
+        cfg.uri()
+    with pytest.raises(StoreConfigError, match="not found"):
+        load_store_config(tmp_path / "missing.yaml")
+
+
+def test_trajectory_npz_and_dict_round_trip(tmp_path):
+    from ssic_flows.analysis.trajectory import Trajectory
+
+    rng = np.random.default_rng(0)
+    t = Trajectory(["Li", "S"], rng.random((4, 2, 3)), np.eye(3) * 4, 1.5,
+                   velocities=rng.random((4, 2, 3)), energies=rng.random(4), metadata={"seed": 1})
+    t2 = Trajectory.load(t.save(tmp_path / "t.npz"))
+    t3 = Trajectory.from_dict(json.loads(json.dumps(t.as_dict())))
+    for u in (t2, t3):
+        assert np.allclose(u.positions, t.positions) and np.allclose(u.velocities, t.velocities)
+        assert u.forces is None and u.metadata == {"seed": 1} and u.timestep_fs == 1.5
