@@ -14,8 +14,8 @@ Ordering
 --------
 One Ag per I. Ag are placed on 12d sites by seeded random sequential selection such that no
 two Ag are closer than :data:`MIN_AG_AG` = 2.6 Å. This excludes face-sharing neighbouring
-tetrahedra (1.79 Å apart) and the next pair of 12d sites across a cube edge centre (a/2 =
-2.54 Å); the next 12d–12d distance, and so the shortest Ag–Ag distance in a built cell,
+tetrahedra (1.79 Å apart) and 12d pairs facing each other across an octahedral (face-centre)
+site (a/2 = 2.54 Å); the next 12d–12d distance, and so the shortest Ag–Ag distance in a built cell,
 is a·√6/4 = 3.10 Å.
 
 Cells

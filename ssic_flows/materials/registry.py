@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from pymatgen.core import Structure
 
 from . import agi, lgps, na3sbs4
@@ -272,6 +273,8 @@ def build_material(name: str, n_atoms: int | None = None, seed: int = 0) -> Stru
     info = resolve_material(name)
     seed = check_seed(seed)
     n = info.study_atoms if n_atoms is None else n_atoms
+    if isinstance(n, np.integer):
+        n = int(n)
     if isinstance(n, bool) or not isinstance(n, int) or not info.is_allowed(n):
         shown = ", ".join(map(str, info.allowed_atom_counts(10 * info.cell_atoms)[:8]))
         extra = f" (and e.g. {', '.join(map(str, info.extra_atoms))})" if info.extra_atoms else ""
