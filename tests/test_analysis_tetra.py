@@ -1,0 +1,372 @@
+"""Physics tests for tetrahedra (θ, ω, filter), ρ(r, ϕ) and force errors (issue #3 items 4, 6, 7)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ssic_flows.analysis.forces import ForceErrorInputError, force_errors
+from ssic_flows.analysis.rphi import r_phi_by_polyanion, r_phi_density
+from ssic_flows.analysis.tetrahedra import (
+    ANGLE_TRIPLES,
+    TetrahedraError,
+    TetrahedraIndex,
+    angles_from_vertices_deg,
+    angular_velocity,
+    filter_theta,
+    find_tetrahedra,
+    find_tetrahedra_from_trajectory,
+    lowpass_zero_phase,
+    omega_density,
+    tetrahedral_angles,
+    theta_density,
+    wavenumber_cm1_to_frequency_per_fs,
+)
+from ssic_flows.analysis.trajectory import Trajectory
+
+A_AGI = 5.07  # Å, α-AgI bcc lattice parameter
+TET_DIRS = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3.0)
+ANGLE_BCC_APEX = np.degrees(np.arccos(1.0 / 3.0))  # 70.53°
+ANGLE_BCC_BASE = np.degrees(np.arccos(1.0 / np.sqrt(3.0)))  # 54.74°
+
+
+def bcc_lattice(reps=(4, 4, 2), a=A_AGI):
+    grid = np.stack(np.meshgrid(*[np.arange(r) for r in reps], indexing="ij"), -1).reshape(-1, 1, 3)
+    pts = ((grid + np.array([[0, 0, 0], [0.5, 0.5, 0.5]])) * a).reshape(-1, 3)
+    return pts, np.diag(np.array(reps, dtype=float) * a)
+
+
+def random_rotation(rng):
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))
+    return q if np.linalg.det(q) > 0 else -q
+
+
+def ps4_structure(rng, n_side=2, spacing=7.0, bond=2.05):
+    """n_side³ randomly oriented PS4 units on a grid plus one Li per unit, shifted to straddle the cell edge."""
+    cell = np.eye(3) * n_side * spacing
+    species, pos, units = [], [], []
+    for c in np.stack(np.meshgrid(*[np.arange(n_side)] * 3, indexing="ij"), -1).reshape(-1, 3):
+        p = (c + 0.5) * spacing
+        units.append((len(pos), list(range(len(pos) + 1, len(pos) + 5))))
+        species.append("P")
+        pos.append(p)
+        for d in TET_DIRS @ random_rotation(rng).T:
+            species.append("S")
+            pos.append(p + bond * d)
+        species.append("Li")
+        pos.append(p + np.array([spacing / 2, 0.3, -0.2]))
+    pos = (np.array(pos) + 0.5 * spacing - 0.4) % np.diag(cell)  # units now cross the periodic boundary
+    return species, pos, cell, units
+
+
+# ---------------------------------------------------------------------------- θ geometry
+def test_regular_tetrahedron_all_12_angles_are_60_deg():
+    theta = angles_from_vertices_deg(2.05 * TET_DIRS @ random_rotation(np.random.default_rng(1)).T + 3.0)
+    assert theta.shape == (12,)
+    np.testing.assert_allclose(theta, 60.0, atol=1e-9)
+    # every angle slot has distinct vertices and each face's angles sum to 180°
+    assert all(len(set(t)) == 3 for t in ANGLE_TRIPLES.tolist())
+
+
+def test_bcc_iodide_tetrahedra_count_and_angles():
+    pos, cell = bcc_lattice()  # 64 I: the iodide lattice of the 128-atom α-AgI cell
+    species = ["I"] * len(pos) + ["Ag"] * 3
+    pos = np.vstack([pos, [[A_AGI / 2, A_AGI / 4, 0.0], [1.0, 1.0, 1.0], [7.0, 2.0, 3.0]]])
+    idx = find_tetrahedra(species, pos, cell, None, "I")
+    assert idx.n_tetrahedra == 6 * 64 == 384  # 12 per conventional cell (one per 12d site)
+    assert idx.label == "I4" and np.all(idx.centers == -1)
+    # each I is a vertex of 24 tetrahedra, no tetrahedron repeats
+    assert np.all(np.bincount(idx.vertices.ravel(), minlength=64)[:64] == 24)
+    assert len({tuple(sorted(v)) for v in idx.vertices.tolist()}) == 384
+    edges = np.sort(idx.reference_edges_A, axis=1)
+    np.testing.assert_allclose(edges[:, :4], A_AGI * np.sqrt(3) / 2, rtol=1e-9)
+    np.testing.assert_allclose(edges[:, 4:], A_AGI, rtol=1e-9)  # = half the short cell side
+    ang = np.sort(idx.reference_angles_deg, axis=1)
+    np.testing.assert_allclose(ang[:, :8], ANGLE_BCC_BASE, atol=1e-9)
+    np.testing.assert_allclose(ang[:, 8:], ANGLE_BCC_APEX, atol=1e-9)
+    # the 12d site (a/2, a/4, 0) is equidistant (√5 a/4) from the 4 vertices of one tetrahedron
+    site = np.array([A_AGI / 2, A_AGI / 4, 0.0])
+    d = np.linalg.norm(idx.reference_vertices_A - site, axis=-1)
+    hit = np.flatnonzero(np.all(np.isclose(d, np.sqrt(5) * A_AGI / 4), axis=1))
+    assert hit.size >= 1
+
+
+def test_bcc_angles_along_noisy_wrapped_trajectory_and_apex_selection():
+    rng = np.random.default_rng(2)
+    pos, cell = bcc_lattice()
+    frames = pos[None] + rng.normal(0.0, 0.15, (5, *pos.shape))
+    frames[0] = pos
+    traj = Trajectory(species=["I"] * len(pos), positions=frames % np.diag(cell), cells=cell, timestep_fs=2.0)
+    idx = find_tetrahedra_from_trajectory(traj, None, "I")
+    th = tetrahedral_angles(traj, idx, reference_angle_deg=70.5, chunk_frames=2)
+    assert th.theta_deg.shape == (5, 4 * 384)
+    np.testing.assert_allclose(th.theta_deg[0], ANGLE_BCC_APEX, atol=1e-9)
+    # frames 1..4: direct (unwrapped) geometry gives the same angles as the wrapped trajectory
+    direct = angles_from_vertices_deg(frames[:, idx.vertices] + (idx.reference_vertices_A - pos[idx.vertices]))
+    np.testing.assert_allclose(th.theta_deg, direct[:, th.tetrahedron, th.angle_slot], atol=1e-9)
+    noisy = th.theta_deg[1:]
+    assert abs(noisy.mean() - ANGLE_BCC_APEX) < 0.5 and 1.0 < noisy.std() < 6.0
+    full = tetrahedral_angles(traj, idx)
+    assert full.theta_deg.reshape(5, 384, 12).shape == (5, 384, 12)
+    rho = theta_density(full, bin_width_deg=0.25)
+    assert np.isclose(np.sum(rho.density) * 0.25, 1.0) and rho.fraction_outside == 0.0
+    # two peaks of the bcc tetrahedron: 54.7° (8 per tetrahedron) and 70.5° (4)
+    assert abs(rho.peak - ANGLE_BCC_BASE) < 1.0
+
+
+def test_fcc_lattice_is_rejected_as_bcc():
+    a = 5.0
+    grid = np.stack(np.meshgrid(*[np.arange(3)] * 3, indexing="ij"), -1).reshape(-1, 1, 3)
+    pos = ((grid + np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])) * a).reshape(-1, 3)
+    pos = pos + np.random.default_rng(0).normal(0, 0.01, pos.shape)  # lift fcc's octahedral degeneracy
+    with pytest.raises(TetrahedraError, match="not a recognisable bcc"):
+        find_tetrahedra(["I"] * len(pos), pos, np.eye(3) * 3 * a, None, "I")
+
+
+def test_ps4_polyanions_found_across_boundary_and_rigid_rotation_keeps_60_deg():
+    rng = np.random.default_rng(3)
+    species, pos, cell, units = ps4_structure(rng)
+    idx = find_tetrahedra(species, pos, cell, "P", "S")
+    assert idx.n_tetrahedra == 8 and idx.label == "PS4"
+    assert [(int(c), sorted(v)) for c, v in zip(idx.centers, idx.vertices.tolist())] == units
+    np.testing.assert_allclose(np.linalg.norm(idx.reference_vertices_A - pos[idx.centers][:, None], axis=-1),
+                               2.05, atol=1e-9)
+    # rigid rotation of every unit about its P over 30 frames (ω_rot = 3°/frame): θ stays 60°
+    frames = []
+    for k in range(30):
+        rot = np.array([[np.cos(k * 0.05), -np.sin(k * 0.05), 0], [np.sin(k * 0.05), np.cos(k * 0.05), 0], [0, 0, 1]])
+        f = pos.copy()
+        for c, v in units:
+            f[v] = pos[c] + ((idx.reference_vertices_A[list(idx.centers).index(c)] - pos[c]) @ rot.T)
+        frames.append(f % np.diag(cell))
+    traj = Trajectory(species=species, positions=np.array(frames), cells=cell, timestep_fs=1.0)
+    th = tetrahedral_angles(traj, idx, chunk_frames=7)
+    np.testing.assert_allclose(th.theta_deg, 60.0, atol=1e-8)
+
+
+def test_polyanion_sanity_errors():
+    rng = np.random.default_rng(4)
+    species, pos, cell, units = ps4_structure(rng)
+    broken = [s for i, s in enumerate(species) if i != units[0][1][0]]
+    pos_b = np.delete(pos, units[0][1][0], axis=0)
+    with pytest.raises(TetrahedraError, match="irregular|5th"):
+        find_tetrahedra(broken, pos_b, cell, "P", "S")
+    with pytest.raises(TetrahedraError, match="no centre atoms of species 'Ge'"):
+        find_tetrahedra(species, pos, cell, "Ge", "S")
+    with pytest.raises(TetrahedraError, match="shape"):
+        find_tetrahedra(species, pos[None], cell, "P", "S")
+    with pytest.raises(TetrahedraError, match="species for"):
+        find_tetrahedra(species[:-1], pos, cell, "P", "S")
+
+
+# ---------------------------------------------------------------------------- filter and ω
+DT = 5.0  # fs
+N = 20000  # 100 ps
+T_FS = np.arange(N) * DT
+EDGE = int(round(1.0 / (wavenumber_cm1_to_frequency_per_fs(5.0) * DT)))  # one cutoff period, samples
+
+
+@pytest.mark.parametrize("method", ["fft", "butterworth"])
+def test_zero_phase_filter_keeps_1_cm1_and_removes_50_cm1(method):
+    f1, f50 = wavenumber_cm1_to_frequency_per_fs(np.array([1.0, 50.0]))
+    assert np.isclose(1.0 / f1, 33356.4, rtol=1e-5)  # 1 cm^-1 ↔ 33.36 ps period
+    slow = 3.0 * np.sin(2 * np.pi * f1 * T_FS + 0.7)
+    fast = 2.0 * np.sin(2 * np.pi * f50 * T_FS + 0.3)
+    y = lowpass_zero_phase(np.stack([slow, fast, slow + fast], axis=1), DT, 5.0, method=method)
+    # amplitude and phase of the 1 cm^-1 component: least-squares fit of sin/cos over the series
+    basis = np.stack([np.sin(2 * np.pi * f1 * T_FS), np.cos(2 * np.pi * f1 * T_FS)], axis=1)
+    s, c = np.linalg.lstsq(basis, y[:, 0], rcond=None)[0]
+    assert np.hypot(s, c) == pytest.approx(3.0, rel=2e-3)
+    assert np.arctan2(c, s) == pytest.approx(0.7, abs=2e-3)
+    assert np.max(np.abs(y[:, 0] - slow)) < 0.02 * 3.0  # including the ends
+    # 50 cm^-1 removed: farther than one cutoff period from the ends to <1 % of its amplitude, rms < 2 %
+    assert np.max(np.abs(y[EDGE:-EDGE, 1])) < 0.01 * 2.0
+    assert np.sqrt(np.mean(y[:, 1] ** 2)) < 0.02 * 2.0
+    np.testing.assert_allclose(y[:, 2], y[:, 0] + y[:, 1], atol=1e-9)  # linear
+    assert np.max(np.abs(y[EDGE:-EDGE, 2] - slow[EDGE:-EDGE])) < 0.03
+
+
+def test_filter_rejects_cutoff_above_nyquist_and_nan():
+    with pytest.raises(TetrahedraError, match="Nyquist"):
+        lowpass_zero_phase(np.zeros(100), 1.0, 20000.0)
+    with pytest.raises(TetrahedraError, match="NaN"):
+        lowpass_zero_phase(np.array([0.0, np.nan, 1.0, 2.0]), 1.0, 5.0)
+    with pytest.raises(TetrahedraError, match="method"):
+        lowpass_zero_phase(np.zeros(100), 1.0, 5.0, method="savgol")
+
+
+def rotor_trajectory(theta_deg: np.ndarray, dt_fs: float, drift_A_fs=(0.004, -0.003, 0.002)):
+    """S4 tetrahedron whose vertex 2 moves on a circle about vertex 0 so that angle (1-0-2) = θ(t).
+
+    The whole unit drifts through the 10 Å periodic cell (positions stored wrapped). Returns the
+    trajectory and the index of that tetrahedron (vertices 0..3 in this order).
+    """
+    t = np.arange(theta_deg.size) * dt_fs
+    th = np.radians(theta_deg)
+    L = 3.3
+    v0 = np.zeros((t.size, 3))
+    v1 = np.tile([L, 0.0, 0.0], (t.size, 1))
+    v2 = L * np.stack([np.cos(th), np.sin(th), np.zeros_like(th)], axis=1)
+    v3 = np.tile([0.5, 0.4, 2.9], (t.size, 1))
+    pos = np.stack([v0, v1, v2, v3, v3 + [0.0, 0.0, -4.5]], axis=1) + np.array([9.0, 9.0, 9.0])
+    pos = pos + np.asarray(drift_A_fs) * t[:, None, None]
+    cell = np.eye(3) * 10.0
+    traj = Trajectory(species=["S", "S", "S", "S", "Na"], positions=pos % 10.0, cells=cell, timestep_fs=dt_fs)
+    idx = TetrahedraIndex(vertices=np.array([[0, 1, 2, 3]]), centers=np.array([-1]), center_species=None,
+                          ligand_species="S", kind="interstitial", reference_vertices_A=pos[0, :4][None],
+                          reference_cell_A=cell)
+    return traj, idx
+
+
+SLOT_102 = 0  # ANGLE_TRIPLES[0] = (apex 0, vertices 1, 2)
+
+
+def test_rotor_angular_velocity_matches_analytic_value():
+    assert ANGLE_TRIPLES[SLOT_102].tolist() == [0, 1, 2]
+    omega = 2.0e-4  # deg/fs: θ goes 55° → 75° over 100 ps
+    traj, idx = rotor_trajectory(55.0 + omega * T_FS, DT)
+    th = tetrahedral_angles(traj, idx)
+    assert th.theta_deg.shape == (N, 12)
+    np.testing.assert_allclose(th.theta_deg[:, SLOT_102], 55.0 + omega * T_FS, atol=1e-8)
+    raw = angular_velocity(th, cutoff_cm1=None)
+    np.testing.assert_allclose(raw.omega_deg_per_fs[:, SLOT_102], omega, rtol=1e-6)
+    filt = angular_velocity(th, cutoff_cm1=5.0)
+    assert filt.filter_cutoff_cm1 == 5.0 and filt.omega_deg_per_fs.shape == (N - 1, 12)
+    np.testing.assert_allclose(filt.omega_deg_per_fs[:, SLOT_102], omega, rtol=0.02)
+    rho = omega_density(filt.omega_deg_per_fs[:, SLOT_102], range_deg_per_fs=(-1e-3, 1e-3),
+                        bin_width_deg_per_fs=1e-5)
+    assert abs(rho.peak - omega) <= 1e-5 and np.isclose(rho.density.sum() * 1e-5, 1.0)
+    # angles not involving the moving vertex do not rotate
+    fixed = [k for k, tr in enumerate(ANGLE_TRIPLES.tolist()) if 2 not in tr]
+    np.testing.assert_allclose(raw.omega_deg_per_fs[:, fixed], 0.0, atol=1e-9)
+
+
+def test_librating_vertex_omega_follows_derivative_after_filter():
+    """θ = 60° + 8° sin(2π f t) with f = 1 cm^-1 on top of a 60 cm^-1 rattle: the 5 cm^-1 filter keeps
+    the libration, so ω = 8° · 2π f cos(2π f t) (analytic) and ρ(ω) has the arcsine shape peaking at ±ω_max."""
+    f1, f60 = wavenumber_cm1_to_frequency_per_fs(np.array([1.0, 60.0]))
+    th = 60.0 + 8.0 * np.sin(2 * np.pi * f1 * T_FS) + 1.5 * np.sin(2 * np.pi * f60 * T_FS + 0.4)
+    traj, idx = rotor_trajectory(th, DT)
+    res = tetrahedral_angles(traj, idx)
+    np.testing.assert_allclose(res.theta_deg[:, SLOT_102], th, atol=1e-8)
+    om = angular_velocity(res, cutoff_cm1=5.0, method="butterworth").omega_deg_per_fs[:, SLOT_102]
+    wmax = 8.0 * 2 * np.pi * f1
+    expected = wmax * np.cos(2 * np.pi * f1 * (T_FS[:-1] + DT / 2))  # forward difference ≈ derivative at midpoint
+    assert np.max(np.abs(om[EDGE:-EDGE] - expected[EDGE:-EDGE])) < 0.02 * wmax
+    assert np.max(np.abs(np.diff(th)[EDGE:-EDGE] / DT)) > 5 * wmax  # unfiltered ω is dominated by the rattle
+    rho = omega_density(om, range_deg_per_fs=(-2 * wmax, 2 * wmax), bin_width_deg_per_fs=wmax / 50)
+    assert abs(abs(rho.peak) - wmax) < 0.1 * wmax
+    assert filter_theta(res, 5.0).filter_cutoff_cm1 == 5.0
+
+
+# ---------------------------------------------------------------------------- ρ(r, ϕ)
+def test_r_phi_hand_built_configuration():
+    cell = np.eye(3) * 20.0
+    p = np.array([19.0, 10.0, 10.0])
+    n1 = TET_DIRS[0]
+    s = p + 2.05 * TET_DIRS
+    perp = np.cross(n1, [0.0, 0.0, 1.0])
+    perp /= np.linalg.norm(perp)
+
+    def li_at(r, phi_deg):  # S1→P is −n1; rotate by ϕ towards perp
+        ph = np.radians(phi_deg)
+        return s[0] + r * (np.cos(ph) * -n1 + np.sin(ph) * perp)
+
+    frames = []
+    for r, phi in [(2.53, 102.0), (2.77, 131.0)]:
+        li = li_at(r, phi)
+        assert np.all(np.linalg.norm(s[1:] - li, axis=1) > 3.0)  # only the S1–Li pair lies within r_max
+        far_li = p + np.array([0.0, 8.0, 0.0])  # > 3 Å from every S
+        frames.append(np.vstack([p, s, li, far_li]) % 20.0)  # P–S1–Li straddles the x boundary
+    traj = Trajectory(species=["P", "S", "S", "S", "S", "Li", "Li"], positions=np.array(frames), cells=cell,
+                      timestep_fs=1.0)
+    idx = find_tetrahedra(traj.species, traj.positions[0], cell, "P", "S")
+    res = r_phi_density(traj, idx, "Li", r_max_A=3.0, r_bin_A=0.1, phi_bin_deg=5.0)
+    assert res.n_pairs == 2 and res.n_frames == 2
+    assert np.isclose(res.density_per_A_deg.sum() * 0.1 * 5.0, 1.0)
+    i1, j1 = np.searchsorted(res.r_edges_A, 2.53) - 1, np.searchsorted(res.phi_edges_deg, 102.0) - 1
+    i2, j2 = np.searchsorted(res.r_edges_A, 2.77) - 1, np.searchsorted(res.phi_edges_deg, 131.0) - 1
+    assert res.counts[i1, j1] == 1 and res.counts[i2, j2] == 1
+    assert res.counts[:, 20:25].sum() == 1 and res.counts[:, 25:30].sum() == 1  # ϕ = 100° and 130° bins
+    by = r_phi_by_polyanion(traj, "Li", centers=("P",), r_max_A=3.0, r_bin_A=0.1, phi_bin_deg=5.0)
+    np.testing.assert_array_equal(by["PS4"].counts, res.counts)
+    d = res.to_dict()
+    assert d["label"] == "PS4" and len(d["density_per_A_deg"]) == 30
+    with pytest.raises(TetrahedraError, match="half the smallest cell width"):
+        r_phi_density(traj, idx, "Li", r_max_A=10.5)
+    with pytest.raises(TetrahedraError, match="no 'Na' atoms"):
+        r_phi_density(traj, idx, "Na")
+    bcc_idx = find_tetrahedra(["S"] * 16, bcc_lattice((2, 2, 2), 5.0)[0], np.eye(3) * 10.0, None, "S")
+    with pytest.raises(TetrahedraError, match="polyanion index"):
+        r_phi_density(traj, bcc_idx, "Li")
+
+
+# ---------------------------------------------------------------------------- forces
+def test_force_errors_hand_computed():
+    species = ["Li", "S", "Li"]
+    ref = np.array([[0.10, -0.20, 0.30], [1.0, 0.5, -0.5], [0.0, 0.0, 0.2]])  # eV/Å
+    err = np.array([[0.003, 0.0, 0.004], [0.001, -0.002, 0.002], [0.0, 0.0, 0.0]])
+    res = force_errors(species, ref + err, ref, n_boot=200, seed=1)
+    li, s = res.per_element["Li"], res.per_element["S"]
+    assert res.elements == ["Li", "S"] and li.n_samples == 2 and s.n_samples == 1
+    assert li.rmse_meV_A == pytest.approx(np.sqrt(25.0 / 6.0))
+    assert li.mae_meV_A == pytest.approx(7.0 / 6.0)
+    assert s.rmse_meV_A == pytest.approx(np.sqrt(3.0))
+    assert s.mae_meV_A == pytest.approx(5.0 / 3.0)
+    assert res.overall.rmse_meV_A == pytest.approx(np.sqrt(34.0 / 9.0))
+    assert li.ref_spread_meV_A == pytest.approx(1e3 * np.std([0.1, -0.2, 0.3, 0.0, 0.0, 0.2]))
+    assert s.rmse_ci95_lo_meV_A == pytest.approx(np.sqrt(3.0)) == s.rmse_ci95_hi_meV_A  # one sample
+    assert res.to_dict()["per_element"]["S"]["n_samples"] == 1
+
+
+def test_force_error_bootstrap_ci_contains_true_value():
+    rng = np.random.default_rng(7)
+    species = ["Ag"] * 32 + ["I"] * 32
+    ref = rng.normal(0.0, 0.8, (40, 64, 3))
+    sigma = np.where(np.array(species) == "Ag", 0.040, 0.045)[None, :, None]  # eV/Å
+    pred = ref + rng.normal(0.0, 1.0, ref.shape) * sigma
+    res = force_errors(species, pred, ref, n_boot=1000, seed=0)
+    for el, sig in [("Ag", 40.0), ("I", 45.0)]:
+        e = res.per_element[el]
+        assert e.rmse_ci95_lo_meV_A < sig < e.rmse_ci95_hi_meV_A
+        true_mae = sig * np.sqrt(2.0 / np.pi)
+        assert e.mae_ci95_lo_meV_A < true_mae < e.mae_ci95_hi_meV_A
+        assert e.rmse_ci95_hi_meV_A - e.rmse_ci95_lo_meV_A < 0.1 * sig
+        assert e.ref_spread_meV_A == pytest.approx(800.0, rel=0.05) and e.rmse_below_spread
+    again = force_errors(species, pred, ref, n_boot=1000, seed=0)
+    assert again.per_element["I"] == res.per_element["I"]
+    other = force_errors(species, pred, ref, n_boot=1000, seed=1)
+    assert other.per_element["I"].rmse_ci95_lo_meV_A != res.per_element["I"].rmse_ci95_lo_meV_A
+
+
+def test_force_errors_bad_input():
+    f = np.zeros((2, 3, 3))
+    with pytest.raises(ForceErrorInputError, match=r"shape \(3, 3\) or \(frames, 3, 3\)"):
+        force_errors(["Li", "S", "P"], f, np.zeros((2, 4, 3)))
+    with pytest.raises(ForceErrorInputError, match="frames"):
+        force_errors(["Li", "S", "P"], f, np.zeros((3, 3, 3)))
+    with pytest.raises(ForceErrorInputError, match=r"unknown element symbol\(s\) \['Qq'\]"):
+        force_errors(["Li", "Qq", "P"], f, f)
+    bad = f.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ForceErrorInputError, match="NaN"):
+        force_errors(["Li", "S", "P"], bad, f)
+    with pytest.raises(ForceErrorInputError, match="n_boot"):
+        force_errors(["Li", "S", "P"], f, f, n_boot=10)
+
+
+def test_tetrahedral_angles_input_errors():
+    pos, cell = bcc_lattice((2, 2, 2), 5.0)
+    idx = find_tetrahedra(["I"] * 16, pos, cell, None, "I")
+    small = Trajectory(species=["I"] * 8, positions=pos[:8], cells=cell, timestep_fs=1.0)
+    with pytest.raises(TetrahedraError, match="trajectory has 8 atoms"):
+        tetrahedral_angles(small, idx)
+    other = Trajectory(species=["Br"] * 16, positions=pos, cells=cell, timestep_fs=1.0)
+    with pytest.raises(TetrahedraError, match="not all 'I'"):
+        tetrahedral_angles(other, idx)
+    good = Trajectory(species=["I"] * 16, positions=pos, cells=cell, timestep_fs=1.0)
+    with pytest.raises(TetrahedraError, match="no reference angle"):
+        tetrahedral_angles(good, idx, reference_angle_deg=100.0)
+    with pytest.raises(TetrahedraError, match="outside the grid"):
+        theta_density(np.array([200.0]))
