@@ -169,13 +169,11 @@ def first_peak_and_min(r_A: np.ndarray, g: np.ndarray, rel_height: float = 0.5
     """
     if not np.any(g > 0):
         return float("nan"), float("nan"), -1
-    from scipy.signal import find_peaks
-
-    gp = np.concatenate([[0.0], g, [0.0]])
-    idx, _ = find_peaks(gp, height=rel_height * g.max(), plateau_size=1)
-    idx = idx - 1
-    if idx.size == 0:
-        idx = np.array([int(np.argmax(g))])
+    # run-length encode so flat tops (delta-like crystal peaks) count once, at their first bin
+    starts = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]]))
+    vals = np.concatenate([[-np.inf], g[starts], [-np.inf]])
+    is_max = (vals[1:-1] > vals[:-2]) & (vals[1:-1] > vals[2:]) & (g[starts] >= rel_height * g.max())
+    idx = starts[is_max]
     p = int(idx[0])
     end = int(idx[1]) if idx.size > 1 else g.size
     seg = g[p:end]
