@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 __all__ = ["MAX_SEEDS", "CampaignSpec", "CampaignSpecError", "StudySpec", "TrainSpec", "load_campaign"]
 
@@ -106,19 +106,20 @@ class CampaignSpec(_Strict):
             raise ValueError(f"unknown MLFF engine {v!r}; choose one of {sorted(MLFF_ENGINES)}")
         return v.lower()
 
-    @model_validator(mode="after")
-    def _names(self) -> CampaignSpec:
-        names = [s.study_name for s in self.studies]
+    @field_validator("studies")
+    @classmethod
+    def _names(cls, studies: list[StudySpec]) -> list[StudySpec]:
+        names = [s.study_name for s in studies]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"study names must be unique; repeated: {sorted(dup)} (set 'name')")
-        for s in self.studies:
+        for s in studies:
             if s.train_from is not None:
                 if s.train_from not in names:
                     raise ValueError(f"study {s.study_name!r}: train_from {s.train_from!r} is not a study here")
                 if names.index(s.train_from) >= names.index(s.study_name):
                     raise ValueError(f"study {s.study_name!r}: train_from must name an earlier study")
-        return self
+        return studies
 
 
 def _loc(loc: tuple) -> str:
@@ -147,7 +148,7 @@ def load_campaign(path: str | Path | dict) -> CampaignSpec:
         return CampaignSpec(**data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check spelling; see workflows/demo.yaml for the schema)"
         more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""

@@ -1,0 +1,68 @@
+"""Campaign YAML validation: one clear error naming the key; nothing submitted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ssic_flows.flows.spec import MAX_SEEDS, CampaignSpecError, load_campaign
+
+ROOT = Path(__file__).parents[1]
+
+
+def _base() -> dict:
+    return yaml.safe_load((ROOT / "workflows" / "ci.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "paper.yaml", "ci.yaml"])
+def test_shipped_campaigns_validate(name):
+    spec = load_campaign(ROOT / "workflows" / name)
+    assert spec.studies and spec.campaign_id
+
+
+def test_paper_campaign_has_the_study_scale():
+    spec = load_campaign(ROOT / "workflows" / "paper.yaml")
+    by = {s.study_name: s for s in spec.studies}
+    assert by["agi"].n_atoms == 128 and by["agi"].temperature_K == 500 and by["agi"].n_seeds == 5
+    assert by["agi"].transfer and by["agi"].retrain_hot and by["agi"].retrain_temperature_K == 800
+    assert by["lgps"].n_atoms == 200
+    assert by["na3sbs4"].temperature_K == 300 and by["na3sbs4-w"].train_from == "na3sbs4"
+    assert by["na3sbs4-w"].n_atoms == 127
+
+
+@pytest.mark.parametrize("mutate, key, words", [
+    (lambda d: d["studies"][0].__setitem__("temperature_K", -5), "studies[0].temperature_K", "greater than 0"),
+    (lambda d: d["studies"][0].__setitem__("temperatur_K", 5), "studies[0].temperatur_K", "unknown key"),
+    (lambda d: d["studies"][0].__setitem__("n_seeds", MAX_SEEDS + 1), "studies[0].n_seeds", "less than or equal"),
+    (lambda d: d["studies"][0].__setitem__("mlmd_steps", "many"), "studies[0].mlmd_steps", "integer"),
+    (lambda d: d["studies"][0].__setitem__("material", "nacl"), "studies[0].material", "agi"),
+    (lambda d: d.__setitem__("mlff_engine", "mace9000"), "mlff_engine", "unknown MLFF engine"),
+    (lambda d: d.__setitem__("campaign_id", "a b"), "campaign_id", "letters"),
+    (lambda d: d["studies"][0].__setitem__("train_from", "nope"), "studies", "train_from"),
+    (lambda d: d["studies"].append(dict(d["studies"][0])), "studies", "unique"),
+    (lambda d: d["studies"][0]["train"].__setitem__("beef_threshold_eV_A", 0), "studies[0].train.beef_threshold_eV_A", "greater than 0"),
+])
+def test_bad_campaigns_name_the_key(tmp_path, mutate, key, words):
+    d = _base()
+    mutate(d)
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump(d))
+    with pytest.raises(CampaignSpecError) as e:
+        load_campaign(p)
+    msg = str(e.value)
+    assert str(p) in msg and key in msg and words in msg
+    assert "\n" not in msg
+
+
+def test_not_yaml_and_missing_file(tmp_path):
+    p = tmp_path / "x.yaml"
+    p.write_text("campaign_id: [unclosed")
+    with pytest.raises(CampaignSpecError, match="not valid YAML"):
+        load_campaign(p)
+    with pytest.raises(CampaignSpecError, match="no such campaign file"):
+        load_campaign(tmp_path / "nope.yaml")
+    p.write_text("- a\n- b\n")
+    with pytest.raises(CampaignSpecError, match="mapping"):
+        load_campaign(p)
