@@ -271,3 +271,13 @@ def test_analyze_trajectory_document(tmp_path):
     assert json.loads(p.read_text())["vdos"]["freq_cm-1"][0] == 0.0
     doc2 = analyze_trajectory(tr.replace(velocities=None), vanhove_lags=2, vanhove_origins=5)
     assert "vdos" in doc2["skipped"] and doc2["band_center_cm-1"] == {}
+
+
+def test_quickplots_one_png_per_observable(tmp_path):
+    from ssic_flows.analysis.quickplots import plot_analysis
+
+    tr = oscillators({"Ag": 25.0, "I": 100.0}, n_per=8, n_frames=200, dt_fs=5.0)
+    doc = analyze_trajectory(tr, species=["Ag"], vanhove_lags=3, vanhove_origins=5)
+    paths = plot_analysis(doc, tmp_path / "plots")
+    assert sorted(p.name for p in paths) == ["msd.png", "rdf.png", "vanhove_Ag.png", "vdos.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
