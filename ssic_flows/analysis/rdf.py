@@ -212,7 +212,10 @@ def partial_rdf(traj: Trajectory, r_max_A: float | None = None, dr_A: float = 0.
         raise ValueError(f"r_max_A ({r_max_A} Å) must exceed dr_A ({dr_A} Å)")
     elements = traj.elements
     if pairs is None:
-        pair_list = [(a, b) for i, a in enumerate(elements) for b in elements[i:]]
+        # every pair; a species with a single atom (e.g. the one W dopant) has no self pair
+        n_of = {e: int(traj.indices(e).size) for e in elements}
+        pair_list = [(a, b) for i, a in enumerate(elements) for b in elements[i:]
+                     if a != b or n_of[a] > 1]
     else:
         pair_list = []
         for p in pairs:

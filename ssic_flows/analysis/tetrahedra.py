@@ -884,3 +884,85 @@ def angular_velocity(
         angle_slot=theta.angle_slot, label=theta.label, timestep_fs=theta.timestep_fs,
         filter_cutoff_cm1=th.filter_cutoff_cm1,
     )
+
+
+# ---------------------------------------------------------------------------- report hook
+#: Polyanion centres looked for (with S ligands) by :func:`analyze_for_report`.
+POLYANION_CENTRES = ("P", "Ge", "Sb", "W")
+
+
+def _unit_indices(traj: Trajectory) -> tuple[dict[str, TetrahedraIndex], dict[str, str]]:
+    """Tetrahedral units present in ``traj``: polyanions AS4, else the I4 units of α-AgI."""
+    found: dict[str, TetrahedraIndex] = {}
+    skipped: dict[str, str] = {}
+    els = set(traj.species)
+    if "S" in els:
+        for c in POLYANION_CENTRES:
+            if c in els:
+                try:
+                    found[f"{c}S4"] = find_tetrahedra_from_trajectory(traj, c, "S")
+                except TetrahedraError as exc:
+                    skipped[f"{c}S4"] = str(exc)
+    elif "I" in els and "Ag" in els:
+        try:
+            found["AgI4"] = find_tetrahedra_from_trajectory(
+                traj, None, "I", average_frames=min(traj.n_frames, 50))
+        except TetrahedraError as exc:
+            skipped["AgI4"] = str(exc)
+    return found, skipped
+
+
+def analyze_for_report(traj: Trajectory, *, cutoff_cm1: float = 5.0, theta_bin_deg: float = 1.0,
+                       omega_bin_deg_per_fs: float = 0.005, n_series: int = 3,
+                       max_series_points: int = 2000) -> dict | None:
+    """Host-lattice section of an analysis document (used by ``analyze_trajectory``).
+
+    For every tetrahedral unit type present (PS4, GeS4, SbS4, WS4; the I4 units of α-AgI,
+    keeping the I–I–I angles that are 70.5° in the ideal lattice, the study's θ): ρ(θ) over
+    all angles and frames; ω by eq. 5 from θ(t) low-pass filtered at ``cutoff_cm1`` (zero
+    phase, the study's 5 cm⁻¹) and ρ(ω), plus ρ(ω) of the unfiltered series; θ(t) raw and
+    filtered of ``n_series`` tetrahedra (strided to ≤ ``max_series_points``) for plots.
+    Returns None when the trajectory has no tetrahedral units.
+    """
+    if traj.n_frames < 3:
+        return None
+    units, skipped = _unit_indices(traj)
+    if not units and not skipped:
+        return None
+    out: dict = {"cutoff_cm-1": cutoff_cm1, "units": {}, "skipped": skipped}
+    for label, idx in units.items():
+        ref = 70.5 if label == "AgI4" else None
+        th = tetrahedral_angles(traj, idx, reference_angle_deg=ref)
+        filt = filter_theta(th, cutoff_cm1)
+        om = angular_velocity(th, cutoff_cm1=cutoff_cm1)
+        om_raw = angular_velocity(th, cutoff_cm1=None)
+        stride = max(1, th.n_frames // max_series_points)
+        pick = np.unique(np.linspace(0, th.n_series - 1, min(n_series, th.n_series)).astype(int))
+        out["units"][label] = {
+            "n_tetrahedra": idx.n_tetrahedra, "n_angles": int(th.n_series),
+            "theta_mean_deg": float(th.theta_deg.mean()), "theta_std_deg": float(th.theta_deg.std()),
+            "rho_theta": theta_density(th.theta_deg, bin_width_deg=theta_bin_deg).to_dict(),
+            "rho_omega": omega_density(om.omega_deg_per_fs,
+                                       bin_width_deg_per_fs=omega_bin_deg_per_fs).to_dict(),
+            "rho_omega_unfiltered": omega_density(om_raw.omega_deg_per_fs,
+                                                  bin_width_deg_per_fs=omega_bin_deg_per_fs).to_dict(),
+            "theta_series": {
+                "times_fs": th.times_fs[::stride].tolist(),
+                "raw_deg": th.theta_deg[::stride, pick].T.tolist(),
+                "filtered_deg": filt.theta_deg[::stride, pick].T.tolist(),
+                "tetrahedron": th.tetrahedron[pick].tolist(),
+            },
+        }
+    cation = next((c for c in ("Li", "Na", "Ag") if c in traj.species), None)
+    centres = [c for c in POLYANION_CENTRES if f"{c}S4" in units]
+    if cation and centres:
+        from ssic_flows.analysis.rphi import r_phi_by_polyanion
+
+        r_max = min(6.0, np.floor((0.5 * float(perpendicular_widths_A(traj.cells[0]).min()) - 1e-6) * 10) / 10)
+        try:
+            maps = r_phi_by_polyanion(traj, cation, centers=tuple(centres), r_max_A=r_max,
+                                      r_bin_A=0.1, phi_bin_deg=2.0)
+            out["rphi"] = {"cation": cation, "maps": {k: v.to_dict() for k, v in maps.items()}}
+        except ValueError as exc:
+            out["skipped"]["rphi"] = str(exc)
+    return out

@@ -177,7 +177,7 @@ class StudyMaker(Maker):
 
         analyze = _tag(
             analyze_study_job(
-                info={**base, "mobile": None, "timestep_fs": self.timestep_fs,
+                info={**base, "mobile": _mobile(self.material), "timestep_fs": self.timestep_fs,
                       "retrain_temperature_K": self.retrain_temperature_K if self.retrain_hot else None},
                 reference=ref_md.output, mlmd=[j.output for j in mlmd], train=model,
                 validation=validate.output, transfer=transfer_out, hot=hot_out,
@@ -185,6 +185,12 @@ class StudyMaker(Maker):
             meta("analyze"), f"{st}:analyze")
         jobs.append(analyze)
         return Flow(jobs, output=analyze.output, name=st)
+
+
+def _mobile(material: str) -> list[str]:
+    from ssic_flows.materials import resolve_material
+
+    return list(resolve_material(material).mobile_species)
 
 
 def _prod(t) -> int:
