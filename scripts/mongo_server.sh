@@ -71,7 +71,7 @@ start() {
     if port_open; then die "port $PORT is taken by another process; set SSIC_MONGO_PORT"; fi
     # setsid + nohup: the server outlives the shell that started it, owned by its own PID.
     setsid nohup "$VENV/bin/nx-27017" --host 127.0.0.1 -p "$PORT" --data-dir "$DIR/data" \
-        --log-file "$LOG" >"$DIR/stdout.log" 2>&1 < /dev/null &
+        --log-file "$LOG" --pid-file "$DIR/server.pid" >"$DIR/stdout.log" 2>&1 < /dev/null &
     echo $! >"$PIDF"
     for _ in $(seq 1 100); do
         if port_open; then print_env; return 0; fi
