@@ -1,0 +1,156 @@
+"""GAP engine: on-the-fly loop to convergence (EMT reference), MLMD, CHGNet-labelled fit."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("quippy")
+from ase.build import bulk  # noqa: E402
+from ase.calculators.emt import EMT  # noqa: E402
+from jobflow import Maker, job, run_locally, JobStore  # noqa: E402
+from maggma.stores import MemoryStore  # noqa: E402
+from monty.json import MontyDecoder  # noqa: E402
+from pymatgen.io.ase import AseAtomsAdaptor  # noqa: E402
+
+from ssic_flows.analysis.trajectory import Trajectory  # noqa: E402
+from ssic_flows.engines.ase_md import run_md  # noqa: E402
+from ssic_flows.engines.base import EngineError, MDSettings, ReferenceEngine, TrainSettings  # noqa: E402
+from ssic_flows.engines.embedded import as_job_output, md_output_from_trajectory  # noqa: E402
+from ssic_flows.engines.gap import GAPEngine  # noqa: E402
+from ssic_flows.schemas import EngineProvenance, MDOutput, StaticOutput, TrainOutput  # noqa: E402
+
+
+# ------------------------------------------------------------- test-only EMT reference engine
+_PROV = EngineProvenance(engine="emt", kind="reference", stands_in_for_dft=True)
+
+
+@job(data=Trajectory)
+def emt_md(structure, settings: dict):
+    s = MDSettings(**settings)
+    traj = run_md(structure, EMT(), s, None, metadata={"engine": "emt"})
+    return as_job_output(md_output_from_trajectory(traj, s, _PROV))
+
+
+@job(data=Trajectory)
+def emt_static(frames):
+    e, f = [], []
+    for i in range(frames.n_frames):
+        at = frames.to_ase(i)
+        at.calc = EMT()
+        e.append(at.get_potential_energy())
+        f.append(at.get_forces())
+    out = frames.replace(forces=np.array(f), energies=np.array(e))
+    return as_job_output(StaticOutput(provenance=_PROV, n_structures=len(e), energies_eV=e,
+                                      forces=out))
+
+
+@dataclass
+class EMTMDMaker(Maker):
+    name: str = "emt md"
+    settings: MDSettings = field(default_factory=lambda: MDSettings(temperature_K=300))
+
+    def make(self, structure):
+        return emt_md(structure, asdict(self.settings))
+
+
+@dataclass
+class EMTStaticMaker(Maker):
+    name: str = "emt static"
+
+    def make(self, frames):
+        return emt_static(frames)
+
+
+class EMTReference(ReferenceEngine):
+    name = "emt"
+    stands_in_for_dft = True
+
+    def md_maker(self, settings):
+        return EMTMDMaker(settings=settings)
+
+    def static_maker(self):
+        return EMTStaticMaker()
+
+    def provenance(self):
+        return _PROV.model_dump()
+
+
+def _store():
+    return JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+
+
+def _run(flow_or_job):
+    store = _store()
+    run_locally(flow_or_job, store=store, create_folders=True, ensure_success=True)
+    return store
+
+
+def _out(store, uuid):
+    return MontyDecoder().process_decoded(store.get_output(uuid, load=True))
+
+
+CU = AseAtomsAdaptor.get_structure(bulk("Cu", cubic=True) * (2, 2, 2))  # 32 atoms
+
+
+def test_gap_otf_converges_and_mlmd_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSIC_HOME", str(tmp_path))
+    gap = GAPEngine(soap_n_sparse=40, two_body_n_sparse=10)
+    ts = TrainSettings(temperature_K=600, timestep_fs=2, beef_threshold_eV_A=0.08,
+                       n_seed_frames=2, segment_steps=200, max_iterations=6, max_new_frames=3)
+    t0 = time.perf_counter()
+    flow = gap.train_flow(CU, EMTReference(), ts)
+    store = _run(flow)
+    tr = _out(store, flow.output.uuid)
+    print("otf wall s", time.perf_counter() - t0, tr.metadata["iterations"])
+    assert isinstance(tr, TrainOutput)
+    assert tr.converged and 2 <= tr.n_iterations <= 6
+    assert tr.n_training_structures > ts.n_seed_frames
+    assert Path(tr.model_path).is_file() and Path(tr.model_path).parent.parent == tmp_path / "models"
+    assert len(tr.model_sha256) == 64
+    # BEEF decreases along the training: first segment's max vs last segment's max
+    its = tr.metadata["iterations"]
+    assert its[-1]["beef_max_eV_A"] < its[0]["beef_max_eV_A"]
+    assert its[-1]["beef_max_eV_A"] <= ts.beef_threshold_eV_A
+    assert tr.beef_step == sorted(tr.beef_step) and len(tr.beef_step) == len(tr.beef_max_eV_A)
+    assert tr.training_data.n_frames == tr.n_training_structures
+    assert tr.provenance.engine == "gap" and tr.provenance.kind == "mlff"
+    # the labelling jobs were separate jobs (reference static), one per refit
+    n_label = sum(1 for d in store.docs_store.query({"name": {"$regex": "^label iter"}}))
+    assert n_label == tr.n_iterations - 1
+
+    # MLMD with the trained model; the model arrives as the TrainOutput dict
+    md = gap.md_maker(MDSettings(temperature_K=600, timestep_fs=2, n_steps=40, save_every=10)) \
+        .make(CU, tr.model_dump())
+    mdo = _out(_run(md), md.uuid)
+    assert isinstance(mdo, MDOutput) and mdo.provenance.engine == "gap"
+    assert mdo.trajectory.steps.tolist() == [0, 10, 20, 30, 40]
+    # GAP forces agree with EMT on the MLMD frames (validation-level check)
+    pred = gap.predict(tr, mdo.trajectory)
+    ref = []
+    for i in range(mdo.trajectory.n_frames):
+        at = mdo.trajectory.to_ase(i)
+        at.calc = EMT()
+        ref.append(at.get_forces())
+    rmse = np.sqrt(np.mean((pred - np.array(ref)) ** 2))
+    assert rmse < 0.5 * np.std(ref), (rmse, np.std(ref))
+    np.testing.assert_allclose(pred, mdo.trajectory.forces, atol=1e-6)
+
+    # retraining from the previous model (hotter): starts from its training data
+    ts_hot = TrainSettings(temperature_K=900, timestep_fs=2, beef_threshold_eV_A=0.08,
+                           n_seed_frames=1, segment_steps=60, max_iterations=1, max_new_frames=2)
+    flow2 = gap.train_flow(CU, EMTReference(), ts_hot, initial_model=tr)
+    tr2 = _out(_run(flow2), flow2.output.uuid)
+    assert tr2.n_training_structures == tr.n_training_structures + 1
+    assert tr2.metadata["initial_model"] == tr.model_path
+
+
+def test_gap_bad_input():
+    with pytest.raises(EngineError, match="unknown GAP engine_settings"):
+        GAPEngine(soap_nmax=3)
+    with pytest.raises(EngineError, match="TrainOutput"):
+        GAPEngine().predict(42, None)
