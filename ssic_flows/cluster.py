@@ -137,7 +137,8 @@ def submit_campaign(lp, flow, campaign_id: str, metadata: dict | None = None, *,
     """Add ``flow`` to the LaunchPad as campaign ``campaign_id``, once.
 
     Submitting a campaign that is already on the LaunchPad adds nothing and returns
-    ``added=False`` (the existing workflow's root ``fw_id``). With ``route_by_role`` each
+    ``added=False`` (the existing workflow's root ``fw_id``). Every job's metadata gets
+    ``campaign_id`` (job documents are queried by it). With ``route_by_role`` each
     job gets the FireWorks category of its role (:func:`assign_categories`). The store is
     never serialized into the fireworks (``flow_to_workflow(store=None)``): workers use the
     JobStore of their own db config.
@@ -151,6 +152,11 @@ def submit_campaign(lp, flow, campaign_id: str, metadata: dict | None = None, *,
     if existing is not None:
         return SubmitResult(campaign_id, int(min(existing["nodes"])), False,
                             len(existing["nodes"]), seconds=time.perf_counter() - t0)
+    for job in _iter_jobs(flow):  # so job documents are queryable by campaign
+        if (job.metadata or {}).get("campaign_id") not in (None, campaign_id):
+            raise ValueError(f"job {job.name} carries campaign_id "
+                             f"{job.metadata['campaign_id']!r}, not {campaign_id!r}")
+        job.metadata = {**(job.metadata or {}), "campaign_id": campaign_id}
     cats = assign_categories(flow, role_resources) if route_by_role else {}
     fw_id, added = submit_flow(lp, flow, campaign_id, metadata=metadata)
     if added:

@@ -63,7 +63,16 @@ def test_submit_qlaunch_complete_and_query(site):
     # the trajectory went to GridFS (the "data" store), the doc holds a reference
     ref = docs["c1-traj"]["output"]["trajectory"]
     assert ref["@class"] == "Trajectory" and "blob_uuid" in ref
-    assert db["outputs_data.files"].count_documents({}) >= 1
+    from ssic_flows.cluster import worker_jobstore
+
+    store = worker_jobstore(site.cfg)
+    store.connect()
+    out = store.get_output(docs["c1-traj"]["uuid"], load=True)
+    from monty.json import MontyDecoder
+
+    traj = MontyDecoder().process_decoded(out["trajectory"])
+    assert traj.positions.shape == (3, 2, 3)
+    store.close()
     # a launch per firework, one each
     for fw in site.lp.fireworks.find({}):
         assert len(fw["launches"]) == 1, fw["name"]
