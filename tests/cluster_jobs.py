@@ -71,10 +71,11 @@ def wait_then_add(a: float, b: float, seconds: float, started_file: str | None =
 
 
 @job
-def record_run(i: int, log_file: str) -> dict:
-    """Append ``i pid`` to ``log_file`` (one line per real execution) and return ``i``."""
+def record_run(i: int, log_file: str, seconds: float = 0.0) -> dict:
+    """Append ``i pid slurm_job`` to ``log_file`` (one line per real execution), then sleep."""
     with open(log_file, "a") as fh:
         fh.write(f"{i} {os.getpid()} {os.environ.get('SLURM_JOB_ID', '-')}\n")
+    time.sleep(seconds)
     return {"i": i, "pid": os.getpid(), "slurm_job_id": os.environ.get("SLURM_JOB_ID")}
 
 
