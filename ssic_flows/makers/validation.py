@@ -1,0 +1,162 @@
+"""Force validation of an MLFF against reference single points (the study's Figs. S1/S5/S17).
+
+:class:`ForceValidationMaker` picks ``n_snapshots`` frames of a reference MD trajectory at
+random (seeded, without replacement), gets reference forces (eV/Å) for them, predicts them
+with the MLFF and reports per-element component-wise RMSE/MAE (meV/Å) with bootstrap 95 %
+intervals through :func:`ssic_flows.analysis.forces.force_errors`.
+
+Reference forces: frames of a reference MD trajectory already carry the reference engine's
+forces, which *are* a single point at that geometry (same engine, same settings). With
+``reuse_reference_forces=True`` (default) they are used when present; otherwise (or when the
+trajectory has no forces) the frames go through the reference engine's static maker as their
+own job (on a cluster, a separate DFT job) before the comparison.
+
+Example
+-------
+>>> m = ForceValidationMaker(mlff="gap", n_snapshots=10, seed=1)
+>>> m.n_boot
+1000
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from jobflow import Flow, Maker, Response, job
+
+from ssic_flows.analysis.trajectory import Trajectory
+from ssic_flows.engines.base import EngineError
+from ssic_flows.schemas import EngineProvenance, ValidationOutput
+
+__all__ = ["ForceValidationMaker", "compare_forces", "pick_snapshots", "validate_forces"]
+
+
+def pick_snapshots(traj: Trajectory, n_snapshots: int, seed: int) -> Trajectory:
+    """``n_snapshots`` distinct frames of ``traj`` chosen with ``default_rng(seed)``, in order."""
+    if n_snapshots < 1:
+        raise EngineError(f"n_snapshots must be >= 1, got {n_snapshots}")
+    if traj.n_frames < n_snapshots:
+        raise EngineError(
+            f"the reference trajectory has {traj.n_frames} frames < n_snapshots={n_snapshots}; "
+            "lower n_snapshots or store more frames (smaller save_every)")
+    idx = np.sort(np.random.default_rng(seed).choice(traj.n_frames, n_snapshots, replace=False))
+    return traj[idx]
+
+
+def _traj(x: Any, what: str) -> Trajectory:
+    if isinstance(x, Trajectory):
+        return x
+    if isinstance(x, dict):
+        for k in ("trajectory", "forces"):
+            if isinstance(x.get(k), Trajectory):
+                return x[k]
+        if "positions" in x:
+            return Trajectory.from_dict(x)
+    for k in ("trajectory", "forces"):
+        if isinstance(getattr(x, k, None), Trajectory):
+            return getattr(x, k)
+    raise EngineError(f"{what} must be a Trajectory (or an MD/Static output holding one), got "
+                      f"{type(x).__name__}; pass e.g. reference_md.output.trajectory")
+
+
+@job(data=["parity_data"])
+def compare_forces(labelled: Any, model: Any, mlff: str, mlff_settings: dict,
+                   n_boot: int = 1000, seed: int = 0, details: dict | None = None) -> dict:
+    """Per-element force errors (meV/Å) of the MLFF on frames carrying reference forces."""
+    from ssic_flows.analysis.forces import force_errors
+    from ssic_flows.engines.embedded import as_job_output
+    from ssic_flows.engines.registry import get_mlff_engine
+
+    frames = _traj(labelled, "labelled frames")
+    if frames.forces is None:
+        raise EngineError("the frames carry no reference forces; run the reference static "
+                          "maker on them first (reuse_reference_forces=False)")
+    eng = get_mlff_engine(mlff, **(mlff_settings or {}))
+    pred = np.asarray(eng.predict(model, frames), dtype=float)
+    res = force_errors(frames.species, pred, frames.forces, n_boot=n_boot, seed=seed)
+    per = res.per_element
+    prov = eng.provenance()
+    prov = EngineProvenance.model_validate(prov) if isinstance(prov, dict) else prov
+    mp = getattr(model, "model_path", None) or (model.get("model_path")
+                                                if isinstance(model, dict) else None)
+    out = ValidationOutput(
+        provenance=prov, n_snapshots=frames.n_frames,
+        rmse_meV_A={k: v.rmse_meV_A for k, v in per.items()},
+        mae_meV_A={k: v.mae_meV_A for k, v in per.items()},
+        ci95_rmse_meV_A={k: [v.rmse_ci95_lo_meV_A, v.rmse_ci95_hi_meV_A] for k, v in per.items()},
+        ref_force_std_meV_A={k: v.ref_spread_meV_A for k, v in per.items()},
+        parity_data={"species": list(frames.species), "units": "eV/A",
+                     "predicted_eV_A": pred.tolist(), "reference_eV_A": frames.forces.tolist()},
+        details={"overall_rmse_meV_A": res.overall.rmse_meV_A,
+                 "overall_mae_meV_A": res.overall.mae_meV_A, "n_boot": n_boot, "seed": seed,
+                 "frame_steps": frames.steps.tolist(), "model_path": mp,
+                 "reference_engine": frames.metadata.get("engine"),
+                 "reference_stands_in_for_dft": frames.metadata.get("stands_in_for_dft"),
+                 **(details or {})},
+    )
+    return as_job_output(out)
+
+
+@job
+def validate_forces(reference_trajectory: Any, model: Any, mlff: str, mlff_settings: dict,
+                    n_snapshots: int, seed: int, n_boot: int, reuse_reference_forces: bool,
+                    reference_static_maker: Any = None) -> Any:
+    """Pick snapshots; compare directly (reused forces) or label them first (own job)."""
+    traj = _traj(reference_trajectory, "reference_trajectory")
+    snaps = pick_snapshots(traj, n_snapshots, seed)
+    if reuse_reference_forces and snaps.forces is not None:
+        inner = compare_forces(snaps, model, mlff, mlff_settings, n_boot, seed,
+                               {"reference_forces": "reused from the reference MD frames"})
+        inner.name = "compare forces"
+        return Response(replace=inner)
+    if reference_static_maker is None:
+        raise EngineError("reference single points are needed but no reference_static_maker was "
+                          "given; pass reference_engine.static_maker() to ForceValidationMaker")
+    bare = snaps.replace(forces=None, energies=None)
+    label = reference_static_maker.make(bare)
+    label.name = "validation single points"
+    label.update_metadata({"role": "label"})
+    cmp_ = compare_forces(label.output.forces, model, mlff, mlff_settings, n_boot, seed,
+                          {"reference_forces": "recomputed by the reference static maker"})
+    cmp_.name = "compare forces"
+    return Response(replace=Flow([label, cmp_], output=cmp_.output))
+
+
+@dataclass
+class ForceValidationMaker(Maker):
+    """``make(reference_trajectory, model)`` → Job → ValidationOutput.
+
+    mlff: MLFF engine name in the registry ('gap', 'vasp-mlff'); mlff_settings: its
+    constructor settings. n_snapshots: frames compared. seed: frame choice and bootstrap.
+    n_boot: bootstrap replicas. reuse_reference_forces: use the forces stored in the
+    reference MD frames (a single point at that geometry) when present. reference_static_maker:
+    the reference engine's static maker, used when forces must be recomputed.
+    """
+
+    name: str = "force validation"
+    mlff: str = "gap"
+    mlff_settings: dict = field(default_factory=dict)
+    n_snapshots: int = 20
+    seed: int = 0
+    n_boot: int = 1000
+    reuse_reference_forces: bool = True
+    reference_static_maker: Any = None
+
+    def __post_init__(self):
+        if self.n_snapshots < 1:
+            raise EngineError(f"n_snapshots must be >= 1, got {self.n_snapshots}")
+        if self.n_boot < 100:
+            raise EngineError(f"n_boot must be >= 100 for a 95 % interval, got {self.n_boot}")
+        if not self.reuse_reference_forces and self.reference_static_maker is None:
+            raise EngineError("reuse_reference_forces=False needs reference_static_maker="
+                              "reference_engine.static_maker()")
+
+    def make(self, reference_trajectory, model):
+        j = validate_forces(reference_trajectory, model, self.mlff, self.mlff_settings,
+                            self.n_snapshots, self.seed, self.n_boot,
+                            self.reuse_reference_forces, self.reference_static_maker)
+        j.name = self.name
+        j.update_metadata({"role": "validate"})
+        return j
