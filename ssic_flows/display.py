@@ -74,6 +74,9 @@ def print_summaries(summaries: list[dict], console: Console | None = None) -> No
                            ("band_center_cm-1", "band centre {} [cm⁻¹]"),
                            ("gr_first_peak_A", "g(r) peak {} [Å]")):
             names = sorted({n for r in roles for n in (sc[r].get(key) or {})})
+            if key == "gr_first_peak_A":  # g_AB and g_BA peak at the same r: show each pair once
+                names = [n for n in names if "-".join(reversed(n.split("-"))) not in names
+                         or n <= "-".join(reversed(n.split("-")))]
             for n in names:
                 fmt = "{:.3g}" if key.startswith("D") else "{:.2f}"
                 t.add_row(label.format(n), *[fmt_pm((sc[r].get(key) or {}).get(n), fmt) for r in roles])
@@ -88,12 +91,19 @@ def print_summaries(summaries: list[dict], console: Console | None = None) -> No
             console.print(ft)
         comps = s.get("comparisons") or {}
         if comps:
-            vt = Table(title="verdicts (value vs seed-to-seed noise floor)", title_justify="left")
-            vt.add_column("comparison"); vt.add_column("observable"); vt.add_column("value")
-            vt.add_column("noise floor"); vt.add_column("verdict")
+            vt = Table(title="verdicts: distance (noise floor) per comparison; ✓ agrees within "
+                             "seed-to-seed noise, ✗ differs", title_justify="left")
+            vt.add_column("observable")
+            labels = list(comps)
+            for label in labels:
+                vt.add_column(label)
+            cells: dict[str, dict[str, str]] = {}
             for label, items in comps.items():
                 for c in items:
-                    color = "green" if c["verdict"].startswith("agrees") else "red"
-                    vt.add_row(label, c["observable"], f"{c['value']:.3g}", f"{c['noise_floor']:.3g}",
-                               f"[{color}]{c['verdict']}[/{color}]")
+                    ok = c["verdict"].startswith("agrees")
+                    mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
+                    cells.setdefault(c["observable"], {})[label] = (
+                        f"{mark} {c['value']:.2g} ({c['noise_floor']:.2g})")
+            for obs in sorted(cells):
+                vt.add_row(obs, *[cells[obs].get(label, "–") for label in labels])
             console.print(vt)

@@ -71,6 +71,11 @@ def _combine(values: list, path: str, truncate: bool) -> Any:
                 for k in keys}
     if all(_is_num(v) for v in values):
         return _stats(np.asarray(values, float))
+    if all(v is None or _is_num(v) for v in values) and any(_is_num(v) for v in values):
+        # a scalar some runs could not determine (e.g. no g(r) peak): stats over the others
+        out = _stats(np.asarray([v for v in values if v is not None], float))
+        out["n_missing"] = sum(v is None for v in values)
+        return out
     if all(v is None or isinstance(v, (str, bool)) for v in values):
         return v0 if all(v == v0 for v in values) else list(values)
     if all(_is_numeric_array(v) for v in values):

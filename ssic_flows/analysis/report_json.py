@@ -131,7 +131,7 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
     # van Hove
     if traj.n_frames >= 3:
         doc["vanhove"] = {}
-        rmax_vh = 0.5 * float(perpendicular_widths_A(traj.cells).min())
+        rmax_vh = r_max_A if r_max_A is not None else 0.5 * float(perpendicular_widths_A(traj.cells).min())
         for s in mobile:
             nd = traj.indices(s).size >= 2
             vh = van_hove(traj, s, n_lags=vanhove_lags, n_origins=vanhove_origins,

@@ -34,6 +34,14 @@ def _tag(obj, meta: dict[str, Any], name: str | None = None):
     """Set a job's/flow's name and metadata (also on jobs it creates dynamically)."""
     if name is not None:
         obj.name = name
+        if isinstance(obj, Flow):  # sub-jobs get unique, study-prefixed names
+            stack = list(obj.jobs)
+            while stack:
+                j = stack.pop()
+                if isinstance(j, Flow):
+                    stack.extend(j.jobs)
+                else:
+                    j.name = f"{name}:{j.name.replace(' ', '_')}"
     obj.update_metadata(meta, dynamic=True)
     return obj
 
@@ -141,8 +149,10 @@ class StudyMaker(Maker):
         from ssic_flows.makers.validation import ForceValidationMaker
 
         validate = _tag(
-            ForceValidationMaker(n_snapshots=self.validation_snapshots).make(
-                ref_md.output.trajectory, model, reference=ref, mlff=ml),
+            ForceValidationMaker(mlff=self.mlff_engine, mlff_settings=dict(self.mlff_settings),
+                                 n_snapshots=self.validation_snapshots,
+                                 reference_static_maker=ref.static_maker()).make(
+                ref_md.output.trajectory, model),
             meta("validate", 0), f"{st}:validate")
         jobs.append(validate)
 
