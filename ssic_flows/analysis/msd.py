@@ -84,7 +84,9 @@ def msd_fft_sums(x: np.ndarray) -> np.ndarray:
     (F, 3) array: Σ_atoms MSD per Cartesian component at lags 0..F-1, Å².
     """
     nf = x.shape[0]
-    nfft = 1 << int(np.ceil(np.log2(2 * nf)))
+    from scipy.fft import next_fast_len
+
+    nfft = next_fast_len(2 * nf, real=True)
     sq = np.einsum("fnk,fnk->fk", x, x)  # (F, 3) Σ_atoms x²
     xf = np.fft.rfft(x, n=nfft, axis=0)
     pw = (xf.real ** 2 + xf.imag ** 2).sum(axis=1)  # (K, 3)

@@ -89,14 +89,18 @@ def pair_distances_within(dfrac: np.ndarray, cells: np.ndarray, r_max_A: float,
     pair each distance belongs to (one pair can appear several times for large cutoffs).
     """
     d = dfrac - np.round(dfrac)
-    C, P, _ = d.shape
+    x = np.einsum("cpj,cjk->cpk", d, cells)  # minimum-image-ish Cartesian vectors, Å
+    x2 = np.einsum("cpk,cpk->cp", x, x)
+    rc2 = r_max_A * r_max_A
     out_r, out_i = [], []
     for s in shifts:
-        x = np.einsum("cpj,cjk->cpk", d + s, cells) if s.any() else np.einsum(
-            "cpj,cjk->cpk", d, cells)
-        r2 = np.einsum("cpk,cpk->cp", x, x)
-        m = r2 < r_max_A * r_max_A
-        out_r.append(np.sqrt(r2[m]))
+        if s.any():
+            sc = np.einsum("j,cjk->ck", s.astype(float), cells)  # (C, 3) lattice translation
+            r2 = x2 + 2.0 * np.einsum("cpk,ck->cp", x, sc) + np.einsum("ck,ck->c", sc, sc)[:, None]
+        else:
+            r2 = x2
+        m = r2 < rc2
+        out_r.append(np.sqrt(np.maximum(r2[m], 0.0)))
         out_i.append(np.flatnonzero(m))
     return np.concatenate(out_r), np.concatenate(out_i)
 
