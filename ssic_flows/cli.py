@@ -189,6 +189,24 @@ def analyze_cmd(
             typer.echo(f"plot: {p}")
 
 
+@app.command("report")
+def report_cmd(
+    campaign: str = typer.Option(..., "--campaign", help="campaign id"),
+    out: Path = typer.Option(..., "--out", "-o", help="output directory (report.html + figures/)"),
+    db_config: Optional[Path] = DB_OPT,
+) -> None:
+    """Write a campaign's self-contained HTML report (figures inline, no network needed)."""
+    from ssic_flows.report import write_campaign_report
+    from ssic_flows.results import Results
+    from ssic_flows.store.jobstore import get_jobstore
+
+    cfg = _store_cfg(db_config)
+    if not Results(get_jobstore(cfg)).summaries(campaign):
+        _fail(f"no analysis results for campaign {campaign!r} in this store (run it first, or "
+              "check --db-config)", code=1)
+    path = write_campaign_report(campaign, cfg, out)
+    typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
 def main() -> None:
     """Console entry point."""
     try:

@@ -285,6 +285,15 @@ def _img(path: Path, caption: str, name: str) -> str:
             f"height=\"{h // 2}\" alt=\"{_e(caption)}\"><figcaption>{_e(caption)}</figcaption></figure>")
 
 
+def _seed(x: Any) -> int | None:
+    """Seed from a jobs-table cell (pandas turns integer columns with gaps into floats)."""
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return int(f) if f == f else None
+
+
 def _provenance(campaign_id: str, summaries: list[dict], jobs: list[dict] | None) -> str:
     out = [f"<p>Campaign <b>{_e(campaign_id)}</b>: {len(summaries)} studies; report written "
            f"{_dt.datetime.now().astimezone().isoformat(timespec='seconds')}.</p>"]
@@ -296,8 +305,8 @@ def _provenance(campaign_id: str, summaries: list[dict], jobs: list[dict] | None
         pass
     rows = []
     for s in summaries:
-        seeds = sorted({j.get("seed") for j in (jobs or []) if j.get("study") == s.get("study")
-                        and j.get("role") == "mlmd" and j.get("seed") is not None})
+        seeds = sorted({_seed(j.get("seed")) for j in (jobs or []) if j.get("study") == s.get("study")
+                        and j.get("role") == "mlmd" and _seed(j.get("seed")) is not None})
         tr = s.get("training") or {}
         rows.append((s.get("study"), s.get("material"), s.get("formula"), s.get("n_atoms"),
                      _fmt(s.get("temperature_K"), "{:.0f}"), s.get("n_mlmd_runs"),

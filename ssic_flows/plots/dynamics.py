@@ -73,7 +73,8 @@ def plot_msd(summary: dict, curves: dict, out: str | Path | None = None, *,
         ax.set_ylabel(f"MSD {sp} (Å²)")
         ax.set_ylim(bottom=0)
         ax.set_xlim(left=0)
-        ax.legend(loc="upper left")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper left")
     require(drawn, f"no MSD of {species} for roles {list(roles)}")
     axes[-1, 0].set_xlabel("t (ps)")
     axes[0, 0].set_title(title(summary, "mean squared displacement"))
