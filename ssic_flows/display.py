@@ -16,7 +16,10 @@ class RunProgress:
     """Progress display for :func:`ssic_flows.runner.run_embedded` events."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        import sys
+
+        # bound to the real stderr now: jobs' output is redirected while they run
+        self.console = console or Console(file=sys.stderr)
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TextColumn("jobs"), TimeElapsedColumn(),
                                  TextColumn("{task.fields[current]}"), console=self.console,
@@ -41,6 +44,8 @@ class RunProgress:
         if kind == "launch":
             self.progress.update(self.task, total=info["total"], completed=info["done"],
                                  current=f"running {info['name']}")
+        elif kind == "failed":
+            self.console.print(f"[red]job {info['name']} failed[/red]; log: {info['log']}")
         elif kind == "done":
             self.progress.update(self.task, total=info["total"], completed=info["done"], current="")
 

@@ -75,12 +75,16 @@ def run_embedded(
     metadata: dict | None = None,
     on_event: Callable[[str, dict], None] | None = None,
     max_launches: int | None = None,
+    quiet: bool = True,
 ) -> RunReport:
     """Submit (or resume) ``flow`` on the embedded store and run every READY job in-process.
 
     ``on_event(kind, info)`` receives ``("start", {...})``, ``("launch", {"name", "done",
-    "total"})``, ``("done", {...})`` for progress displays.
+    "total"})``, ``("failed", {"name", "log"})``, ``("done", {...})`` for progress displays.
+    ``quiet``: each job's stdout/stderr (engine chatter, FireWorks and jobflow logs) goes to
+    ``job.log`` in its launch directory instead of the terminal.
     """
+    import contextlib
     import jobflow
     from fireworks import FWorker
     from fireworks.core.rocket_launcher import launch_rocket
@@ -122,12 +126,21 @@ def run_embedded(
                 ldir = launch_root / f"fw_{nxt['fw_id']}"
                 ldir.mkdir(parents=True, exist_ok=True)
                 os.chdir(ldir)
+                log = ldir / "job.log"
                 try:
-                    launch_rocket(lp, fworker, fw_id=nxt["fw_id"], strm_lvl="ERROR")
+                    with contextlib.ExitStack() as stack:
+                        if quiet:
+                            fh = stack.enter_context(open(log, "a"))
+                            stack.enter_context(contextlib.redirect_stdout(fh))
+                            stack.enter_context(contextlib.redirect_stderr(fh))
+                        launch_rocket(lp, fworker, fw_id=nxt["fw_id"], strm_lvl="ERROR")
                 finally:
                     os.chdir(cwd)
                     flush_launchpad(lp)
                 report.launched += 1
+                state = lp.fireworks.find_one({"fw_id": nxt["fw_id"]}, {"state": 1})["state"]
+                if state == "FIZZLED":
+                    emit("failed", {"name": nxt["name"], "log": str(log)})
         finally:
             flush_launchpad(lp)
         fws = _wf_fws(lp, campaign_id)
