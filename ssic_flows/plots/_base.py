@@ -11,7 +11,8 @@ Every figure function of :mod:`ssic_flows.plots` has the signature
   bare ``analyze_trajectory`` documents);
 * ``out`` is a path stem: ``out.png`` and ``out.svg`` are written when given.
 
-Figures never compute physics: they draw the curves and scalars of the analysis documents.
+The backend is not forced: headless processes get matplotlib's Agg fallback, notebooks
+their inline backend. Figures never compute physics: they draw the curves and scalars of the analysis documents.
 A figure whose data are absent raises :class:`FigureSkipped` naming what is missing.
 """
 
@@ -22,13 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
 __all__ = [
     "COLUMN_WIDTH_IN", "DPI", "FigureSkipped", "figure_function", "PALETTE", "ROLE_LABELS", "curves_from_documents",
