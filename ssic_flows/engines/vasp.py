@@ -380,8 +380,8 @@ def check_vasp_available() -> None:
     exe = shlex.split(str(SETTINGS.VASP_CMD))[-1] if SETTINGS.VASP_CMD else "vasp_std"
     if shutil.which(exe) is None:
         raise EngineError(
-            f"VASP is not available on this machine ({exe!r} not on PATH); run on a cluster "
-            "with VASP and set VASP_CMD in ~/.atomate2.yaml (or ATOMATE2_VASP_CMD)")
+            f"VASP is not available on this machine; run on a cluster ({exe!r} is not on "
+            "PATH: load VASP and set VASP_CMD in ~/.atomate2.yaml or ATOMATE2_VASP_CMD)")
     if not os.environ.get("PMG_VASP_PSP_DIR"):
         from pymatgen.core import SETTINGS as PMG
 

@@ -1,0 +1,148 @@
+"""VASP reference engine. No VASP and no VASP output here (tests/data/vasp/README.md): these
+tests check the inputs atomate2 writes for our Makers (potcar_spec mode, no POTCARs) and the
+structure of the flows."""
+
+from __future__ import annotations
+
+import pytest
+from pymatgen.core import Lattice, Structure
+from pymatgen.io.vasp import Incar, Kpoints, Poscar
+
+from ssic_flows.engines.base import EngineError, MDSettings
+from ssic_flows.engines.registry import get_reference_engine
+from ssic_flows.engines.vasp import (
+    STUDY_INCAR, VaspMDMaker, VaspReference, VaspStaticMaker, md_incar, vasp_statics,
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_potcars(monkeypatch):
+    monkeypatch.delenv("PMG_VASP_PSP_DIR", raising=False)
+
+
+def agi4() -> Structure:
+    return Structure(Lattice.cubic(5.07), ["I", "I", "Ag", "Ag"],
+                     [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0, 0.5], [0.5, 0.75, 0]])
+
+
+def lgps_like() -> Structure:
+    """Small Li/Ge/P/S cell: every LGPS element, to check POTCAR choices."""
+    return Structure(Lattice.cubic(8.0), ["Li", "Li", "Ge", "P", "S", "S"],
+                     [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5],
+                      [0.25, 0.25, 0.25], [0.75, 0.75, 0.75]])
+
+
+def write_inputs(structure, generator, tmp_path):
+    from atomate2.vasp.files import write_vasp_input_set
+
+    write_vasp_input_set(structure, generator, directory=tmp_path, potcar_spec=True)
+    assert not (tmp_path / "POTCAR").exists()
+    return (Incar.from_file(tmp_path / "INCAR"), Kpoints.from_file(tmp_path / "KPOINTS"),
+            Poscar.from_file(tmp_path / "POSCAR"),
+            (tmp_path / "POTCAR.spec").read_text().split())
+
+
+def test_md_inputs_match_study(tmp_path):
+    md = MDSettings(temperature_K=500, timestep_fs=2.0, n_steps=1000, thermostat="nose-hoover")
+    maker = get_reference_engine("vasp").md_maker(md)
+    assert isinstance(maker, VaspMDMaker)
+    (seg,) = maker.segment_makers(agi4())
+    incar, kpts, poscar, spec = write_inputs(agi4(), seg.input_set_generator, tmp_path)
+    # study: PBE, Γ only, NVT at 500 K (AgI)
+    assert incar["GGA"].upper() == "PE"
+    assert kpts.style.name == "Gamma" and tuple(kpts.kpts[0]) == (1, 1, 1)
+    assert incar["IBRION"] == 0 and incar["NSW"] == 1000 and incar["POTIM"] == 2.0
+    assert incar["TEBEG"] == 500 and incar["TEEND"] == 500 and incar["ISIF"] == 2
+    assert incar["MDALGO"] == 2 and incar["SMASS"] == 0
+    # our stated choices
+    assert incar["ENCUT"] == 500 and incar["PREC"] == "Normal" and incar["ISYM"] == 0
+    assert incar["LREAL"] == "Auto" and incar["ISPIN"] == 1 and incar["ISMEAR"] == 0
+    assert not incar.get("LWAVE") and not incar.get("LCHARG") and "MAGMOM" not in incar
+    assert "LORBIT" not in incar and not incar.get("LVTOT")
+    # POSCAR keeps our atom order (trajectories map 1:1), POTCAR choices PBE_54 defaults
+    assert [s.symbol for s in poscar.structure.species] == ["I", "I", "Ag", "Ag"]
+    assert spec == ["I", "Ag"]
+
+
+def test_thermostat_mapping(tmp_path):
+    csvr = md_incar(MDSettings(temperature_K=300, timestep_fs=2.0, thermostat="csvr",
+                               thermostat_time_fs=100))
+    assert csvr["MDALGO"] == 5 and csvr["CSVR_PERIOD"] == 50
+    lang = md_incar(MDSettings(temperature_K=300, thermostat="langevin", thermostat_time_fs=100),
+                    ["Li", "Ge", "P", "S", "S"])
+    assert lang["MDALGO"] == 3 and lang["LANGEVIN_GAMMA"] == [10.0] * 4
+    with pytest.raises(EngineError, match="thermostat"):
+        md_incar(MDSettings(temperature_K=300, thermostat="berendsen"))
+    # the csvr tags reach the INCAR and SMASS is dropped
+    maker = VaspMDMaker(md_settings=MDSettings(temperature_K=300, n_steps=10))
+    incar, *_ = write_inputs(agi4(), maker.segment_makers(agi4())[0].input_set_generator,
+                             tmp_path)
+    assert incar["MDALGO"] == 5 and "SMASS" not in incar
+
+
+def test_potcar_choices_and_overrides(tmp_path):
+    eng = VaspReference(incar_overrides={"ENCUT": 450, "NCORE": 4})
+    maker = eng.md_maker(MDSettings(temperature_K=600, n_steps=10))
+    incar, _, _, spec = write_inputs(lgps_like(), maker.segment_makers(lgps_like())[0]
+                                     .input_set_generator, tmp_path)
+    assert spec == ["Li_sv", "Ge_d", "P", "S"]
+    assert incar["ENCUT"] == 450 and incar["NCORE"] == 4 and incar["TEBEG"] == 600
+    with pytest.raises(EngineError, match="MDSettings"):
+        VaspMDMaker(md_settings=MDSettings(temperature_K=300, n_steps=10),
+                    incar_overrides={"POTIM": 1.0}).segment_makers(agi4())
+
+
+def test_segments_chain_and_collect(tmp_path):
+    eng = get_reference_engine("vasp", n_segments=3)
+    flow = eng.md_maker(MDSettings(temperature_K=500, n_steps=10)).make(agi4())
+    names = [j.name for j in flow.jobs]
+    assert names == ["vasp md 1/3", "vasp md 2/3", "vasp md 3/3", "vasp md collect"]
+    nsw = [m.input_set_generator.nsteps for m in eng.md_maker(
+        MDSettings(temperature_K=500, n_steps=10)).segment_makers(agi4())]
+    assert nsw == [4, 3, 3] and sum(nsw) == 10
+    # segment 2 starts from segment 1's output structure (CONTCAR, with velocities)
+    seg2 = flow.jobs[1]
+    refs = {r.uuid for r in seg2.input_references}
+    assert flow.jobs[0].uuid in refs
+    collect = flow.jobs[-1]
+    assert {flow.jobs[k].uuid for k in range(3)} <= {r.uuid for r in collect.input_references}
+    assert flow.output.uuid == collect.uuid
+    with pytest.raises(EngineError, match="n_segments"):
+        VaspMDMaker(md_settings=MDSettings(temperature_K=300, n_steps=2),
+                    n_segments=5).segment_makers(agi4())
+
+
+def test_static_inputs_and_flow(tmp_path):
+    import numpy as np
+
+    from ssic_flows.analysis.trajectory import Trajectory
+
+    sm = get_reference_engine("vasp").static_maker()
+    assert isinstance(sm, VaspStaticMaker)
+    incar, kpts, poscar, spec = write_inputs(agi4(), sm.input_set_generator(), tmp_path)
+    assert incar["NSW"] == 0 and incar["IBRION"] == -1 and incar["GGA"].upper() == "PE"
+    assert tuple(kpts.kpts[0]) == (1, 1, 1) and kpts.style.name == "Gamma"
+    assert incar["ENCUT"] == STUDY_INCAR["ENCUT"]
+    frames = Trajectory(species=["I", "I", "Ag", "Ag"],
+                        positions=np.stack([agi4().cart_coords] * 3), cells=np.eye(3) * 5.07,
+                        timestep_fs=2.0)
+    job = sm.make(frames)
+    assert job.name == "vasp static"
+    # at run time the job replaces itself with one StaticMaker job per frame + a collector
+    resp = vasp_statics.original(frames, incar_overrides={}, name="vasp static")
+    jobs = resp.replace.jobs
+    assert [j.name for j in jobs] == ["vasp static 0", "vasp static 1", "vasp static 2",
+                                      "vasp static collect"]
+    assert resp.replace.output.uuid == jobs[-1].uuid
+
+
+def test_check_available_names_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(EngineError, match="run on a cluster"):
+        VaspReference().check_available()
+
+
+def test_provenance_is_dft():
+    p = VaspReference().provenance()
+    assert p["engine"] == "vasp" and p["stands_in_for_dft"] is False
+    assert p["settings"]["kpoints"] == "Gamma" and p["settings"]["incar"]["GGA"] == "PE"
