@@ -61,9 +61,7 @@ def build_study(with_tetra: bool = True, with_extras: bool = True) -> tuple[dict
     """(summary dict, curves dict) of a synthetic study, as the analyze job stores them."""
     ref = synthetic_run(1.0e-5, seed=1)
     mlmd = [synthetic_run(1.3e-5, seed=10 + i) for i in range(3)]
-    # more atoms in the same cell: analyze_trajectory's van Hove grid follows the cell width,
-    # so a wider cell cannot yet be compared (reported to the analysis owner)
-    transfer = synthetic_run(1.3e-5, seed=20, n_li_per_unit=5) if with_extras else None
+    transfer = synthetic_run(1.3e-5, seed=20, n_side=3) if with_extras else None  # 3×3×3 vs 2×2×2
     hot = [synthetic_run(2.0e-5, seed=30)] if with_extras else None
     res = analyze_study(ref, mlmd, mobile=["Li"], transfer=transfer, hot=hot,
                         analysis_settings={"vanhove_lags": 6, "vanhove_origins": 20})
