@@ -146,3 +146,19 @@ def test_provenance_is_dft():
     p = VaspReference().provenance()
     assert p["engine"] == "vasp" and p["stands_in_for_dft"] is False
     assert p["settings"]["kpoints"] == "Gamma" and p["settings"]["incar"]["GGA"] == "PE"
+
+
+def test_structure_known_only_at_run_time():
+    """A study passes the build job's output: the maker defers building its segments."""
+    from jobflow import OutputReference
+
+    from ssic_flows.engines.vasp import vasp_md_deferred
+
+    ref = OutputReference("0000-build")["structure"]
+    maker = VaspMDMaker(md_settings=MDSettings(temperature_K=500, n_steps=10), n_segments=2)
+    job = maker.make(ref)
+    assert job.function.__name__ == "vasp_md_deferred"
+    assert job.input_references[0].uuid == "0000-build"
+    resp = vasp_md_deferred.original(agi4(), **{k: v for k, v in job.function_kwargs.items()})
+    assert [j.name for j in resp.replace.jobs] == ["vasp md 1/2", "vasp md 2/2",
+                                                   "vasp md collect"]

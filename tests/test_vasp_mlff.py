@@ -239,3 +239,25 @@ def test_predict_without_vasp_says_run_on_cluster(monkeypatch, tmp_path):
     t = training_trajectory(read_ml_ab_configurations(DATA / "ML_ABN"))
     with pytest.raises(EngineError, match="VASP is not available on this machine; run on a cluster"):
         VaspMLFF().predict({"model_path": str(tmp_path / "ML_FF")}, t)
+
+
+def test_structure_known_only_at_run_time():
+    from jobflow import OutputReference
+
+    from ssic_flows.engines.vasp_mlff import vasp_mlff_train_deferred, vasp_mlmd_deferred
+
+    ref = OutputReference("0000-build")["structure"]
+    eng = VaspMLFF()
+    ts = TrainSettings(temperature_K=500, max_iterations=2)
+    job = eng.train_flow(ref, get_reference_engine("vasp", incar_overrides={"ENCUT": 450}), ts)
+    assert job.function.__name__ == "vasp_mlff_train_deferred"
+    resp = vasp_mlff_train_deferred.original(agi4(), *job.function_args[1:], **job.function_kwargs)
+    jobs = resp.replace.jobs
+    assert [j.name for j in jobs][-2:] == ["vasp mlff refit", "vasp mlff collect"]
+    assert jobs[0].function.__self__.input_set_generator.user_incar_settings["ENCUT"] == 450
+    md = eng.md_maker(MDSettings(temperature_K=500, n_steps=100)).make(
+        ref, model=OutputReference("0001-train"))
+    assert md.function.__name__ == "vasp_mlmd_deferred"
+    resp = vasp_mlmd_deferred.original(agi4(), {"model_path": "/m/ML_FF"},
+                                       **{k: v for k, v in md.function_kwargs.items()})
+    assert [j.name for j in resp.replace.jobs] == ["vasp mlmd run", "vasp mlmd collect"]

@@ -48,8 +48,8 @@ from ssic_flows.schemas import EngineProvenance, MDOutput, StaticOutput
 
 __all__ = [
     "STUDY_INCAR", "VaspMDMaker", "VaspReference", "VaspStaticMaker", "collect_vasp_md",
-    "collect_vasp_static", "gamma_kpoints", "md_incar", "read_vasprun_trajectory",
-    "vasp_statics",
+    "collect_vasp_static", "gamma_kpoints", "is_reference", "md_incar",
+    "read_vasprun_trajectory", "vasp_md_deferred", "vasp_statics",
 ]
 
 #: INCAR tags shared by AIMD and single points (study: PBE, Γ point). See module docstring.
@@ -243,6 +243,13 @@ class VaspMDMaker(Maker):
     def make(self, structure):
         from ssic_flows.engines.cp2k import _structure
 
+        if is_reference(structure):  # e.g. a build job's output: decide segments at run time
+            j = vasp_md_deferred(structure, md=asdict(self.md_settings),
+                                 incar_overrides=dict(self.incar_overrides),
+                                 potcar_functional=self.potcar_functional,
+                                 n_segments=self.n_segments, name=self.name)
+            j.name = self.name
+            return j
         structure = _structure(structure)
         jobs, dirs = [], []
         prev = None
@@ -262,6 +269,24 @@ class VaspMDMaker(Maker):
                                   formula=structure.composition.reduced_formula)
         collect.name = f"{self.name} collect"
         return Flow([*jobs, collect], output=collect.output, name=self.name)
+
+
+def is_reference(x) -> bool:
+    """Whether ``x`` is a jobflow output reference (known only when the flow runs)."""
+    from jobflow import OutputReference
+
+    return isinstance(x, OutputReference)
+
+
+@job
+def vasp_md_deferred(structure, md: dict, incar_overrides: dict, potcar_functional: str,
+                     n_segments: int, name: str = "vasp md") -> Response:
+    """Job: build the :class:`VaspMDMaker` flow once ``structure`` is known and replace
+    itself with it (its output becomes the MDOutput)."""
+    maker = VaspMDMaker(name=name, md_settings=MDSettings(**md),
+                        incar_overrides=incar_overrides, potcar_functional=potcar_functional,
+                        n_segments=n_segments)
+    return Response(replace=maker.make(structure))
 
 
 # --------------------------------------------------------------------------- single points

@@ -45,20 +45,22 @@ from typing import Any
 import numpy as np
 from atomate2.vasp.jobs.base import BaseVaspMaker, vasp_job
 from atomate2.vasp.jobs.md import MDMaker
-from jobflow import Flow, Maker, job
+from jobflow import Flow, Maker, Response, job
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings, MLFFEngine, TrainSettings
 from ssic_flows.engines.embedded import as_job_output
 from ssic_flows.engines.vasp import (
-    STUDY_INCAR, VaspReference, check_vasp_available, collect_vasp_md, gamma_kpoints, md_incar,
+    STUDY_INCAR, VaspReference, check_vasp_available, collect_vasp_md, gamma_kpoints,
+    is_reference, md_incar,
 )
 from ssic_flows.schemas import EngineProvenance, TrainOutput
 
 __all__ = [
     "ML_MODES", "VaspMLFF", "VaspMLFFMaker", "VaspMLMDMaker", "collect_vasp_mlff_training",
-    "ml_incar", "open_maybe_gz", "read_ml_ab_configurations", "read_ml_ab_header",
-    "read_ml_logfile", "stage_ml_files",
+    "ml_incar", "mlff_generator", "open_maybe_gz", "read_ml_ab_configurations",
+    "read_ml_ab_header", "read_ml_logfile", "stage_ml_files", "training_trajectory",
+    "vasp_mlff_train_deferred", "vasp_mlmd_deferred",
 ]
 
 ML_MODES = ("train", "refit", "run")
@@ -430,6 +432,13 @@ class VaspMLMDMaker(Maker):
 
         if model is None:
             raise EngineError("VASP MLMD needs model=TrainOutput (from train_flow) or an ML_FF path")
+        if is_reference(structure):
+            j = vasp_mlmd_deferred(structure, model, md=asdict(self.md_settings),
+                                   reference_incar=dict(self.reference_incar),
+                                   ml_overrides=dict(self.ml_overrides),
+                                   potcar_functional=self.potcar_functional, name=self.name)
+            j.name = self.name
+            return j
         structure = _structure(structure)
         run = self.run_maker(structure).make(structure, ml_ff=_model_path(model))
         collect = collect_vasp_md([run.output.dir_name], md=asdict(self.md_settings),
@@ -438,6 +447,27 @@ class VaspMLMDMaker(Maker):
                                   stride=self.md_settings.save_every)
         collect.name = f"{self.name} collect"
         return Flow([run, collect], output=collect.output, name=self.name)
+
+
+@job
+def vasp_mlmd_deferred(structure, model, md: dict, reference_incar: dict, ml_overrides: dict,
+                       potcar_functional: str, name: str = "vasp mlmd") -> Response:
+    """Job: build the MLMD flow once ``structure`` is known; replaces itself with it."""
+    maker = VaspMLMDMaker(name=name, md_settings=MDSettings(**md),
+                          reference_incar=reference_incar, ml_overrides=ml_overrides,
+                          potcar_functional=potcar_functional)
+    return Response(replace=maker.make(structure, model=model))
+
+
+@job
+def vasp_mlff_train_deferred(structure, settings: dict, reference_incar: dict,
+                             initial_model=None, potcar_functional: str = "PBE_54",
+                             model_root: str | None = None) -> Response:
+    """Job: build the training flow once ``structure`` is known; replaces itself with it."""
+    eng = VaspMLFF(potcar_functional=potcar_functional, model_root=model_root)
+    ref = VaspReference(incar_overrides=reference_incar, potcar_functional=potcar_functional)
+    return Response(replace=eng.train_flow(structure, ref, TrainSettings(**settings),
+                                           initial_model=initial_model))
 
 
 # --------------------------------------------------------------------------- engine
@@ -477,8 +507,15 @@ class VaspMLFF(MLFFEngine):
         """
         from ssic_flows.engines.cp2k import _structure
 
-        structure = _structure(structure)
         ref_incar = self._reference_incar(reference)
+        if is_reference(structure):
+            j = vasp_mlff_train_deferred(structure, asdict(settings), ref_incar,
+                                         initial_model=initial_model,
+                                         potcar_functional=self.potcar_functional,
+                                         model_root=self.model_root)
+            j.name = "vasp mlff training"
+            return j
+        structure = _structure(structure)
         md = MDSettings(temperature_K=settings.temperature_K, timestep_fs=settings.timestep_fs,
                         n_steps=settings.segment_steps, seed=settings.seed)
         over = _ml_overrides(settings.engine_settings)
