@@ -312,3 +312,38 @@ def test_static_job_rejects_non_trajectory():
 
     with pytest.raises(EngineError, match="need a Trajectory"):
         run_cp2k_static.original([1, 2, 3], cp2k=tiny().as_dict())
+
+
+def test_cp2k_child_dies_with_killed_parent(tmp_path):
+    """A job process killed hard must not leave 'CP2K' running in its checkpoint dir."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    fake = tmp_path / "bin" / "cp2k.psmp"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho $$ > child.pid\nexec sleep 60\n")
+    fake.chmod(0o755)
+    code = ("from ssic_flows.engines.cp2k_io import run_cp2k, Cp2kSettings\n"
+            f"run_cp2k({str(tmp_path / 'run')!r}, 'x', Cp2kSettings())\n")
+    env = dict(os.environ, SSIC_CP2K_CMD=str(fake))
+    parent = subprocess.Popen([sys.executable, "-c", code], env=env)
+    pid_file = tmp_path / "run" / "child.pid"
+    for _ in range(100):
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("CP2K child survived its killed parent")

@@ -429,6 +429,32 @@ def cp2k_command(settings: Cp2kSettings, input_name: str) -> list[str]:
     return cmd
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: have the kernel send SIGTERM to CP2K (or mpirun) if the Python parent dies,
+    so a killed job does not leave CP2K running in its checkpoint directory."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - not Linux/glibc: no such safety net
+        pass
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate the process group this module started (SIGTERM, then SIGKILL after 10 s)."""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
 @dataclass
 class Cp2kRun:
     """What one CP2K process did: directory, exit status, wall time (s), output file."""
@@ -455,23 +481,21 @@ def run_cp2k(directory: str | Path, input_text: str, settings: Cp2kSettings,
     with open(out, "ab") as fh:
         proc = subprocess.Popen(cmd, cwd=directory, stdout=fh, stderr=subprocess.STDOUT,
                                 env=_run_env(settings.omp_threads, settings.extra_env),
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_die_with_parent)
         try:
             rc = proc.wait(timeout=settings.timeout_s)
         except subprocess.TimeoutExpired:
-            import signal
-
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            _stop(proc)
             raise EngineError(
                 f"CP2K exceeded timeout_s={settings.timeout_s} s in {directory}; raise "
                 "Cp2kSettings.timeout_s, use more MPI ranks (n_mpi) or a smaller cell. The MD "
                 "restart file (if any) is kept, so rerunning the job continues from it."
             ) from None
+        except BaseException:
+            # interrupted (KeyboardInterrupt, SystemExit from a signal handler, ...): never
+            # leave a CP2K writing into a checkpoint directory a resumed run will use
+            _stop(proc)
+            raise
     wall = time.perf_counter() - t0
     if rc != 0:
         tail = "\n".join(out.read_text(errors="replace").splitlines()[-25:])
