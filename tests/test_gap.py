@@ -101,7 +101,7 @@ def test_gap_otf_converges_and_mlmd_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("SSIC_HOME", str(tmp_path))
     gap = GAPEngine(soap_n_sparse=40, two_body_n_sparse=10)
     ts = TrainSettings(temperature_K=600, timestep_fs=2, beef_threshold_eV_A=0.08,
-                       n_seed_frames=2, segment_steps=200, max_iterations=6, max_new_frames=3)
+                       n_seed_frames=2, segment_steps=120, max_iterations=6, max_new_frames=3)
     t0 = time.perf_counter()
     flow = gap.train_flow(CU, EMTReference(), ts)
     store = _run(flow)
