@@ -102,16 +102,43 @@ def _gap_fit_exe() -> str:
     return exe
 
 
-def _descriptor_string(s: dict) -> str:
+def species_pairs_within(frames: list, cutoff_A: float) -> tuple[list[int], list[tuple[int, int]]]:
+    """Atomic numbers present and the (Z1 ≤ Z2) pairs closer than ``cutoff_A`` in any frame.
+
+    A 2-body descriptor for a pair that never occurs within the cutoff has no data and
+    makes ``gap_fit`` abort (e.g. Sb–Sb in a small Na3SbS4 cell), so only these get one.
+    """
+    from ase.neighborlist import neighbor_list
+
+    zs: set[int] = set()
+    pairs: set[tuple[int, int]] = set()
+    for at in frames:
+        z = at.get_atomic_numbers()
+        zs.update(int(v) for v in z)
+        i, j = neighbor_list("ij", at, float(cutoff_A))
+        a, b = np.minimum(z[i], z[j]), np.maximum(z[i], z[j])
+        pairs.update(zip(a.tolist(), b.tolist()))
+    return sorted(zs), sorted(pairs)
+
+
+def _descriptor_string(s: dict, species_Z: list[int], pairs: list[tuple[int, int]]) -> str:
+    """Explicit descriptors (``add_species=F``): one 2-body term per pair that occurs within
+    the cutoff, one SOAP per centre species over all species."""
     c = float(s["cutoff_A"])
-    return (
-        "{distance_2b cutoff=%g covariance_type=ard_se delta=%g theta_uniform=%g n_sparse=%d "
-        "sparse_method=uniform : soap l_max=%d n_max=%d atom_sigma=%g cutoff=%g "
-        "cutoff_transition_width=1.0 delta=%g covariance_type=dot_product zeta=%g n_sparse=%d "
-        "sparse_method=cur_points}"
-        % (c, s["two_body_delta_eV"], s["two_body_theta_A"], s["two_body_n_sparse"],
-           s["soap_l_max"], s["soap_n_max"], s["soap_atom_sigma_A"], c, s["soap_delta_eV"],
-           s["soap_zeta"], s["soap_n_sparse"]))
+    parts = [
+        "distance_2b Z1=%d Z2=%d cutoff=%g covariance_type=ard_se delta=%g theta_uniform=%g "
+        "n_sparse=%d sparse_method=uniform add_species=F"
+        % (z1, z2, c, s["two_body_delta_eV"], s["two_body_theta_A"], s["two_body_n_sparse"])
+        for z1, z2 in pairs]
+    zlist = " ".join(str(z) for z in species_Z)
+    parts += [
+        "soap l_max=%d n_max=%d atom_sigma=%g cutoff=%g cutoff_transition_width=1.0 delta=%g "
+        "covariance_type=dot_product zeta=%g n_sparse=%d sparse_method=cur_points "
+        "n_species=%d species_Z={{%s}} Z=%d add_species=F"
+        % (s["soap_l_max"], s["soap_n_max"], s["soap_atom_sigma_A"], c, s["soap_delta_eV"],
+           s["soap_zeta"], s["soap_n_sparse"], len(species_Z), zlist, z)
+        for z in species_Z]
+    return "{" + " : ".join(parts) + "}"
 
 
 # ----------------------------------------------------------------------------- data on disk
@@ -147,14 +174,18 @@ def fit_gap(train_xyz: Path, model_path: Path, engine_settings: dict | None = No
     """Run ``gap_fit`` on ``train_xyz``; returns {"model_path", "fit_wall_s", "peak_rss_MB"}."""
     s = _settings(engine_settings)
     train_xyz, model_path = Path(train_xyz), Path(model_path)
-    if count_training_xyz(train_xyz) < 1:
+    import ase.io
+
+    frames = ase.io.read(train_xyz, index=":", format="extxyz") if train_xyz.exists() else []
+    if not frames:
         raise EngineError(f"{train_xyz} holds no training frames")
+    species_Z, pairs = species_pairs_within(frames, s["cutoff_A"])
     model_path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
         _gap_fit_exe(), f"at_file={train_xyz.resolve()}", f"gp_file={model_path.name}",
         "e0_method=average",
         f"default_sigma={{{s['sigma_energy_eV']} {s['sigma_force_eV_A']} 0.0 0.0}}",
-        f"gap={_descriptor_string(s)}", "energy_parameter_name=energy",
+        f"gap={_descriptor_string(s, species_Z, pairs)}", "energy_parameter_name=energy",
         "force_parameter_name=forces", f"sparse_jitter={s['sparse_jitter']}",
         "do_copy_at_file=F", "rnd_seed=1",
     ]
@@ -408,7 +439,7 @@ def gap_otf_iteration(
             shutil.copyfile(side, rd / side.name.replace(model.name, final.name))
         fix_sidecar_names(final, model.name)
         out = TrainOutput(
-            provenance=gap_provenance(descriptors=_descriptor_string(es), **{
+            provenance=gap_provenance(gap_fit_command=fit["command"], **{
                 k: es[k] for k in ("sigma_energy_eV", "sigma_force_eV_A", "sparse_jitter")}),
             model_path=str(final), model_sha256=_sha256(final),
             n_training_structures=n_train, n_iterations=iteration + 1, converged=converged,
@@ -541,7 +572,7 @@ class GAPEngine(MLFFEngine):
         return out
 
     def provenance(self) -> dict[str, Any]:
-        return gap_provenance(descriptors=_descriptor_string(self.engine_settings)).model_dump()
+        return gap_provenance(**_settings(self.engine_settings)).model_dump()
 
     def check_available(self) -> None:
         _gap_fit_exe()
