@@ -14,12 +14,36 @@ from pydantic import BaseModel, ConfigDict, Field
 from ssic_flows.analysis.trajectory import Trajectory
 
 __all__ = [
+    "as_job_output", "plain_structure_dict",
     "EngineProvenance", "MDOutput", "ROLES", "StaticOutput", "TrainOutput", "ValidationOutput",
 ]
 
 #: Roles of jobs in a study flow (job metadata ``role``).
 ROLES = ("build", "reference_md", "train_mlff", "validate", "mlmd", "transfer",
          "retrain_hot", "mlmd_hot", "analyze", "label", "fit", "explore")
+
+
+def as_job_output(doc) -> dict:
+    """A schema document as a job's return value whose Trajectory fields reach the data store.
+
+    jobflow serialises a pydantic document with ``model_dump()``, which turns the
+    :class:`Trajectory` dataclass into a plain dict; the ``data=Trajectory`` routing then
+    never sees it and megabytes of arrays land in the main document. This returns the same
+    document as a dict carrying ``@module``/``@class`` (so jobflow decodes it back into the
+    schema class when a later job resolves the reference) with Trajectory objects kept as
+    objects (so the JobStore moves them to the ``data`` store).
+    """
+    out = {"@module": type(doc).__module__, "@class": type(doc).__name__}
+    names = list(type(doc).model_fields) + list(doc.model_extra or {})
+    for k in names:
+        out[k] = getattr(doc, k)
+    return out
+
+
+def plain_structure_dict(structure) -> dict:
+    """``Structure.as_dict()`` without ``@module``/``@class``, so that jobflow's decoder keeps it
+    a dict (``MDOutput.final_structure`` is typed ``dict``); ``Structure.from_dict`` reads it."""
+    return {k: v for k, v in structure.as_dict().items() if not k.startswith("@")}
 
 
 class _Doc(BaseModel):

@@ -54,7 +54,7 @@ from ssic_flows.engines.cp2k_io import (
     run_cp2k,
     write_cp2k_input,
 )
-from ssic_flows.engines.embedded import as_job_output, plain_structure_dict
+from ssic_flows.schemas import as_job_output, plain_structure_dict
 from ssic_flows.schemas import EngineProvenance, MDOutput, StaticOutput
 
 __all__ = [

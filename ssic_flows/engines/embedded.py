@@ -31,12 +31,14 @@ from jobflow import Maker, job
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings, ReferenceEngine
-from ssic_flows.schemas import EngineProvenance, MDOutput, StaticOutput
+from ssic_flows.schemas import (
+    EngineProvenance, MDOutput, StaticOutput, as_job_output, plain_structure_dict,
+)
 
 __all__ = [
-    "DEFAULT_MODEL", "EmbeddedMDMaker", "as_job_output", "EmbeddedReference", "EmbeddedStaticMaker",
+    "DEFAULT_MODEL", "EmbeddedMDMaker", "EmbeddedReference", "EmbeddedStaticMaker",
     "chgnet_calculator", "chgnet_md", "chgnet_provenance", "chgnet_static", "load_chgnet",
-    "md_output_from_trajectory", "plain_structure_dict",
+    "md_output_from_trajectory",
 ]
 
 DEFAULT_MODEL = "0.3.0"
@@ -92,29 +94,6 @@ def chgnet_provenance(model_name: str = DEFAULT_MODEL, torch_threads: int = 1,
         stands_in_for_dft=True,
         settings={"model_name": model_name, "torch_version": torch.__version__,
                   "torch_threads": torch_threads, "device": "cpu", **settings})
-
-
-def as_job_output(doc) -> dict:
-    """A schema document as a job's return value whose Trajectory fields reach the data store.
-
-    jobflow serialises a pydantic document with ``model_dump()``, which turns the
-    :class:`Trajectory` dataclass into a plain dict; the ``data=Trajectory`` routing then
-    never sees it and megabytes of arrays land in the main document. This returns the same
-    document as a dict carrying ``@module``/``@class`` (so jobflow decodes it back into the
-    schema class when a later job resolves the reference) with Trajectory objects kept as
-    objects (so the JobStore moves them to the ``data`` store).
-    """
-    out = {"@module": type(doc).__module__, "@class": type(doc).__name__}
-    names = list(type(doc).model_fields) + list(doc.model_extra or {})
-    for k in names:
-        out[k] = getattr(doc, k)
-    return out
-
-
-def plain_structure_dict(structure) -> dict:
-    """``Structure.as_dict()`` without ``@module``/``@class``, so that jobflow's decoder keeps it
-    a dict (``MDOutput.final_structure`` is typed ``dict``); ``Structure.from_dict`` reads it."""
-    return {k: v for k, v in structure.as_dict().items() if not k.startswith("@")}
 
 
 def md_output_from_trajectory(traj: Trajectory, settings: MDSettings,

@@ -48,9 +48,8 @@ from jobflow import Flow, Maker, Response, job
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings, MLFFEngine, TrainSettings
-from ssic_flows.engines.embedded import (
-    _as_settings, _as_trajectory, as_job_output, md_output_from_trajectory)
-from ssic_flows.schemas import EngineProvenance, TrainOutput
+from ssic_flows.engines.embedded import _as_settings, _as_trajectory, md_output_from_trajectory
+from ssic_flows.schemas import EngineProvenance, TrainOutput, as_job_output
 
 __all__ = [
     "DEFAULT_GAP_SETTINGS", "GAPEngine", "GAPMDMaker", "beef_per_atom", "fit_gap", "gap_md",

@@ -43,7 +43,7 @@ from jobflow import Flow, Maker, Response, job
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings, ReferenceEngine
-from ssic_flows.engines.embedded import as_job_output, plain_structure_dict
+from ssic_flows.schemas import as_job_output, plain_structure_dict
 from ssic_flows.schemas import EngineProvenance, MDOutput, StaticOutput
 
 __all__ = [

@@ -49,7 +49,7 @@ from jobflow import Flow, Maker, Response, job
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings, MLFFEngine, TrainSettings
-from ssic_flows.engines.embedded import as_job_output
+from ssic_flows.schemas import as_job_output
 from ssic_flows.engines.vasp import (
     STUDY_INCAR, VaspReference, check_vasp_available, collect_vasp_md, gamma_kpoints,
     is_reference, md_incar,

@@ -66,7 +66,7 @@ def compare_forces(labelled: Any, model: Any, mlff: str, mlff_settings: dict,
                    n_boot: int = 1000, seed: int = 0, details: dict | None = None) -> dict:
     """Per-element force errors (meV/Å) of the MLFF on frames carrying reference forces."""
     from ssic_flows.analysis.forces import force_errors
-    from ssic_flows.engines.embedded import as_job_output
+    from ssic_flows.schemas import as_job_output
     from ssic_flows.engines.registry import get_mlff_engine
 
     frames = _traj(labelled, "labelled frames")
