@@ -100,11 +100,11 @@ def plot_force_parity(summary: dict, curves: dict, out: str | Path | None = None
     require(elements, "no element of the parity data selected")
     nrows = int(np.ceil(len(elements) / ncols))
     ncols = min(ncols, len(elements))
-    fig, axes = new_figure(nrows, ncols, width_in=COLUMN_WIDTH_IN, height_in=1.65 * nrows + 0.45)
+    fig, axes = new_figure(nrows, ncols, width_in=COLUMN_WIDTH_IN, height_in=1.75 * nrows + 0.35)
     rmse = (summary or {}).get("force_rmse_meV_A") or {}
     for ax in axes.ravel()[len(elements):]:
         ax.set_visible(False)
-    for ax, e in zip(axes.ravel(), elements):
+    for k, (ax, e) in enumerate(zip(axes.ravel(), elements)):
         ref, pred = arrs[e]
         lim = float(np.max(np.abs(np.concatenate([ref, pred])))) * 1.05 or 1.0
         ax.plot([-lim, lim], [-lim, lim], color="0.6", lw=0.6, zorder=0)
@@ -112,10 +112,11 @@ def plot_force_parity(summary: dict, curves: dict, out: str | Path | None = None
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
-        txt = e + (f"\nRMSE {rmse[e]:.1f} meV/Å" if rmse.get(e) is not None else "")
-        ax.text(0.04, 0.96, txt, transform=ax.transAxes, va="top", ha="left")
-        ax.set_xlabel(f"{role_label('reference', summary)} F (eV/Å)")
-        ax.set_ylabel("MLFF F (eV/Å)")
-    fig.suptitle(title(summary, "force parity"), fontsize=8)
+        ax.set_title(e + (f": RMSE {rmse[e]:.1f} meV/Å" if rmse.get(e) is not None else ""))
+        ax.set_xlabel("reference F (eV/Å)")
+        if k % ncols == 0:
+            ax.set_ylabel("MLFF F (eV/Å)")
+    ml = ((summary or {}).get("mlff_engine") or {}).get("engine") or "MLFF"
+    fig.suptitle(title(summary, f"force parity, {ml} vs {role_label('reference', summary)}"), fontsize=8)
     save_figure(fig, out)
     return fig
