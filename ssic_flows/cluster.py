@@ -195,7 +195,9 @@ def campaign_fireworks(lp, campaign_id: str) -> list[dict]:
                              {"fw_id": 1, "name": 1, "state": 1, "spec._category": 1,
                               "launches": 1, "archived_launches": 1})
     return sorted(({"fw_id": d["fw_id"], "name": d.get("name"), "state": d["state"],
-                    "category": (d.get("spec") or {}).get("_category"),
+                    # nx-27017 returns a dotted projection flat ("spec._category")
+                    "category": (d.get("spec") or {}).get("_category",
+                                                          d.get("spec._category")),
                     "launches": list(d.get("launches") or []),
                     "archived_launches": list(d.get("archived_launches") or [])}
                    for d in docs), key=lambda d: d["fw_id"])
