@@ -35,6 +35,19 @@ class RunReport:
         return set(self.states) <= {"COMPLETED"}
 
 
+def _detach_log_handlers(stream) -> None:
+    """Drop logging handlers that write to ``stream`` (about to be closed); FireWorks and
+    jobflow create theirs on first use and keep them for the process's life."""
+    import logging
+
+    loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
+                                       if isinstance(lg, logging.Logger)]
+    for lg in loggers:
+        for h in list(lg.handlers):
+            if getattr(h, "stream", None) is stream:
+                lg.removeHandler(h)
+
+
 def find_workflow(lp, campaign_id: str) -> dict | None:
     """The LaunchPad workflow document of a campaign, if it was submitted before."""
     return lp.workflows.find_one({"metadata.campaign_id": campaign_id})
@@ -80,8 +93,8 @@ def run_embedded(
 
     ``on_event(kind, info)`` receives ``("start", {...})``, ``("launch", {"name", "done",
     "total"})``, ``("failed", {"name", "log"})``, ``("done", {...})`` for progress displays.
-    ``quiet``: each job's stdout/stderr (engine chatter, FireWorks and jobflow logs) goes to
-    ``job.log`` in its launch directory instead of the terminal.
+    ``quiet``: the jobs' stdout/stderr (engine chatter, FireWorks and jobflow logs) go to
+    ``launches/<campaign>/run-<time>.log`` instead of the terminal.
     """
     import contextlib
     import jobflow
@@ -110,6 +123,10 @@ def run_embedded(
         launch_root.mkdir(parents=True, exist_ok=True)
         fworker = FWorker(name="ssic-embedded")
         cwd = os.getcwd()
+        log_path = log_fh = None
+        if quiet:  # one log per run: the jobs' stdout/stderr and FireWorks/jobflow logging
+            log_path = launch_root / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+            log_fh = open(log_path, "a", buffering=1)  # noqa: SIM115 - closed in finally
         fws = _wf_fws(lp, campaign_id)
         emit("start", {"total": len(fws), "done": sum(f["state"] == "COMPLETED" for f in fws),
                        "resumed": report.resumed})
@@ -125,13 +142,12 @@ def run_embedded(
                 ldir = launch_root / f"fw_{nxt['fw_id']}"
                 ldir.mkdir(parents=True, exist_ok=True)
                 os.chdir(ldir)
-                log = ldir / "job.log"
                 try:
                     with contextlib.ExitStack() as stack:
-                        if quiet:
-                            fh = stack.enter_context(open(log, "a"))
-                            stack.enter_context(contextlib.redirect_stdout(fh))
-                            stack.enter_context(contextlib.redirect_stderr(fh))
+                        if log_fh is not None:
+                            stack.enter_context(contextlib.redirect_stdout(log_fh))
+                            stack.enter_context(contextlib.redirect_stderr(log_fh))
+                            print(f"==== fw_id {nxt['fw_id']} {nxt['name']} ({ldir})", flush=True)
                         launch_rocket(lp, fworker, fw_id=nxt["fw_id"], strm_lvl="ERROR")
                 finally:
                     os.chdir(cwd)
@@ -139,9 +155,12 @@ def run_embedded(
                 report.launched += 1
                 state = lp.fireworks.find_one({"fw_id": nxt["fw_id"]}, {"state": 1})["state"]
                 if state == "FIZZLED":
-                    emit("failed", {"name": nxt["name"], "log": str(log)})
+                    emit("failed", {"name": nxt["name"], "log": str(log_path or ldir)})
         finally:
             flush_launchpad(lp)
+            if log_fh is not None:
+                _detach_log_handlers(log_fh)
+                log_fh.close()
         fws = _wf_fws(lp, campaign_id)
         states: dict[str, int] = {}
         for f in fws:
