@@ -137,7 +137,8 @@ def submit_campaign(lp, flow, campaign_id: str, metadata: dict | None = None, *,
     """Add ``flow`` to the LaunchPad as campaign ``campaign_id``, once.
 
     Submitting a campaign that is already on the LaunchPad adds nothing and returns
-    ``added=False`` (the existing workflow's root ``fw_id``). Every job's metadata gets
+    ``added=False`` (the existing workflow's root ``fw_id``); of several submitters racing,
+    exactly one adds it (atomic claim in the ``ssic_campaign_claims`` collection). Every job's metadata gets
     ``campaign_id`` (job documents are queried by it). With ``route_by_role`` each
     job gets the FireWorks category of its role (:func:`assign_categories`). The store is
     never serialized into the fireworks (``flow_to_workflow(store=None)``): workers use the
@@ -158,29 +159,66 @@ def submit_campaign(lp, flow, campaign_id: str, metadata: dict | None = None, *,
                              f"{job.metadata['campaign_id']!r}, not {campaign_id!r}")
         job.metadata = {**(job.metadata or {}), "campaign_id": campaign_id}
     cats = assign_categories(flow, role_resources) if route_by_role else {}
+    token = _claim_campaign(lp, campaign_id)
+    if token is None:  # another submitter owns it: wait for its workflow
+        wf = _wait_for_workflow(lp, campaign_id)
+        return SubmitResult(campaign_id, int(min(wf["nodes"])), False, len(wf["nodes"]),
+                            seconds=time.perf_counter() - t0)
     fw_id, added = submit_flow(lp, flow, campaign_id, metadata=metadata)
-    if added:
-        # Two submitters racing past the check above both add: the workflow with the lowest
-        # root fw_id wins and every other copy deletes itself right after its insert.
-        keeper = _dedupe_campaign(lp, campaign_id, fw_id)
-        if keeper != fw_id:
-            fw_id, added = keeper, False
+    lp.db[CLAIMS].update_one({"_id": campaign_id, "token": token}, {"$set": {"state": "added"}})
     wf = find_workflow(lp, campaign_id)
     return SubmitResult(campaign_id, fw_id, added, len(wf["nodes"]) if wf else 0,
                         dict(Counter(cats.values())), time.perf_counter() - t0)
 
 
-def _dedupe_campaign(lp, campaign_id: str, own_fw_id: int) -> int:
-    """Keep one workflow per campaign (lowest root fw_id); delete ours if it lost."""
-    wfs = list(lp.workflows.find({"metadata.campaign_id": campaign_id}, {"nodes": 1}))
-    if len(wfs) <= 1:
-        return own_fw_id
-    roots = sorted(int(min(w["nodes"])) for w in wfs)
-    keeper = roots[0]
-    own = next((w for w in wfs if own_fw_id in w["nodes"]), None)
-    if own is not None and int(min(own["nodes"])) != keeper:
-        lp.delete_wf(own_fw_id, delete_launch_dirs=False)
-    return keeper
+#: LaunchPad-database collection of campaign submission claims (one document per campaign).
+CLAIMS = "ssic_campaign_claims"
+
+
+def _claim_campaign(lp, campaign_id: str, stale_after_s: float = 120.0) -> str | None:
+    """Atomically claim the right to add ``campaign_id``; ``None`` if someone else holds it.
+
+    Inserting a document whose ``_id`` is the campaign id is atomic: of two racing
+    submitters exactly one insert succeeds, the other gets ``DuplicateKeyError``. A claim
+    older than ``stale_after_s`` whose workflow never appeared (its submitter died) is taken
+    over.
+    """
+    import datetime
+    import uuid
+
+    from pymongo.errors import DuplicateKeyError
+
+    from ssic_flows.runner import find_workflow
+
+    coll = lp.db[CLAIMS]
+    token = uuid.uuid4().hex
+    now = datetime.datetime.now(datetime.timezone.utc).timestamp()
+    try:
+        coll.insert_one({"_id": campaign_id, "token": token, "at": now, "state": "claimed"})
+        return token
+    except DuplicateKeyError:
+        doc = coll.find_one({"_id": campaign_id})
+    if doc is not None and now - float(doc.get("at", now)) > stale_after_s \
+            and find_workflow(lp, campaign_id) is None:
+        res = coll.update_one({"_id": campaign_id, "token": doc["token"]},
+                              {"$set": {"token": token, "at": now}})
+        if res.modified_count == 1:
+            return token
+    return None
+
+
+def _wait_for_workflow(lp, campaign_id: str, timeout_s: float = 60.0) -> dict:
+    from ssic_flows.runner import find_workflow
+
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout_s:
+        wf = find_workflow(lp, campaign_id)
+        if wf is not None:
+            return wf
+        time.sleep(0.2)
+    raise RuntimeError(f"campaign {campaign_id!r} is being submitted by another process that "
+                       f"has not finished in {timeout_s:.0f} s; retry later (a claim older than "
+                       f"2 minutes without a workflow is taken over)")
 
 
 def campaign_fireworks(lp, campaign_id: str) -> list[dict]:

@@ -147,3 +147,14 @@ def test_failed_job_fizzles_then_lpad_rerun_completes(site, tmp_path):
     docs = {d["name"]: d["output"] for d in site.job_docs()}
     assert docs == {"fx-sqrt": 4.0, "fx-child": 5.0}
     assert squeue_ids() == [] or wait_slurm_idle(timeout=60) >= 0
+
+
+def test_stale_submission_claim_is_taken_over(site):
+    from ssic_flows.cluster import CLAIMS, submit_campaign
+
+    # a submitter that died after claiming, 10 minutes ago, never added its workflow
+    site.lp.db[CLAIMS].insert_one({"_id": "camp-stale", "token": "dead", "at": time.time() - 600,
+                                   "state": "claimed"})
+    res = submit_campaign(site.lp, _flow("st"), "camp-stale")
+    assert res.added and res.n_jobs == 3
+    assert site.lp.db[CLAIMS].find_one({"_id": "camp-stale"})["state"] == "added"
