@@ -86,6 +86,16 @@ def print_summaries(summaries: list[dict], console: Console | None = None) -> No
                 fmt = "{:.3g}" if key.startswith("D") else "{:.2f}"
                 t.add_row(label.format(n), *[fmt_pm((sc[r].get(key) or {}).get(n), fmt) for r in roles])
         console.print(t)
+        tr = s.get("training") or {}
+        if tr:
+            beef = tr.get("beef_max_eV_A") or []
+            console.print(
+                f"MLFF training ({tr.get('engine')}): {tr.get('n_training_structures')} labelled "
+                f"structures in {tr.get('n_iterations')} iterations; BEEF at the end "
+                f"{beef[-1] if beef else float('nan'):.3f} eV/Å (threshold "
+                f"{tr.get('beef_threshold_eV_A')} eV/Å); "
+                + ("converged" if tr.get("converged") else "[yellow]not converged[/yellow] "
+                   "(max_iterations reached)"))
         if s.get("force_rmse_meV_A"):
             ft = Table(title="force error vs reference (MLFF validation)", title_justify="left")
             ft.add_column("element"); ft.add_column("RMSE [meV/Å]"); ft.add_column("MAE [meV/Å]")

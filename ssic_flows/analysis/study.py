@@ -7,9 +7,10 @@ Pure composition of the per-trajectory analysis
 
 Choices (stated, since the study is silent):
 
-- Runs compared with each other are cut to a common number of frames (the shortest run)
-  so spectra, van Hove lags and MSD windows share one grid; the full-length scalars of
-  each run are reported too (``full_length``).
+- Runs compared with each other are cut to a common number of frames (the shorter side of
+  each comparison) so spectra, van Hove lags and MSD windows share one grid; reference and
+  MLMD are analysed at their common length, the transfer and hot runs at theirs (at most
+  that); the full-length scalars of each run are reported too (``full_length``).
 - g(r) uses one ``r_max_A`` for all runs: half the smallest perpendicular width among
   the compared cells.
 - Comparisons: reference vs MLMD ensemble; 128 vs 1024 (transfer run vs MLMD ensemble);
@@ -92,7 +93,7 @@ def analyze_study(
     if hot:
         roles["mlmd_hot"] = hot
     all_runs = [t for ts in roles.values() for t in ts]
-    n_common = min(t.n_frames for t in all_runs)
+    n_main = min(t.n_frames for t in [reference, *mlmd])
     widths = min(float(perpendicular_widths_A(t.cells).min()) for t in all_runs)
     kw = {"r_max_A": 0.5 * widths, **(analysis_settings or {})}
 
@@ -105,29 +106,37 @@ def analyze_study(
         if role != "reference":
             full[role] = [_scalars(analyze_trajectory(t, **kw)) for t in ts]
 
-    docs = {role: [analyze_trajectory(t[:n_common], **kw) for t in ts] for role, ts in roles.items()}
+    cache: dict[tuple[str, int], list[dict]] = {}
+
+    def docs_at(role: str, n: int) -> list[dict]:
+        if (role, n) not in cache:
+            cache[role, n] = [analyze_trajectory(t[:n], **kw) for t in roles[role]]
+        return cache[role, n]
+
+    length = {role: min(n_main, min(t.n_frames for t in ts)) for role, ts in roles.items()}
+    docs = {role: docs_at(role, n) for role, n in length.items()}
     ensemble = {role: ensemble_stats(ds) if len(ds) > 1 else ds[0] for role, ds in docs.items()}
     scalars = {role: scalar_table(ds) for role, ds in docs.items()}
-
-    def halves(ts):
-        return [half_documents(t[:n_common], **kw) for t in ts]
 
     comparisons: dict[str, list[dict]] = {}
     pairs = [("reference vs mlmd", "reference", "mlmd"),
              ("transfer vs mlmd", "transfer", "mlmd"),
              ("mlmd_hot vs mlmd", "mlmd_hot", "mlmd")]
     for label, a, b in pairs:
-        if a not in docs:
+        if a not in roles:
             continue
-        need_halves = len(docs[a]) < 2 and len(docs[b]) < 2
+        n = min(length[a], length[b])
+        da, db = docs_at(a, n), docs_at(b, n)
+        need_halves = len(da) < 2 and len(db) < 2
         res = compare_ensembles(
-            docs[a], docs[b],
-            ref_halves=halves(roles[a]) if need_halves else None,
-            test_halves=halves(roles[b]) if need_halves else None)
-        comparisons[label] = [c.to_dict() for c in res]
+            da, db,
+            ref_halves=[half_documents(t[:n], **kw) for t in roles[a]] if need_halves else None,
+            test_halves=[half_documents(t[:n], **kw) for t in roles[b]] if need_halves else None)
+        comparisons[label] = [dict(c.to_dict(), n_frames=n) for c in res]
     return {
         "mobile_species": mobile,
-        "n_frames_compared": int(n_common),
+        "n_frames_compared": int(n_main),
+        "n_frames_by_role": {k: int(v) for k, v in length.items()},
         "analysis_settings": {k: v for k, v in kw.items() if k != "species"},
         "documents": docs,
         "ensemble": ensemble,
