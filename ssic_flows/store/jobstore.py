@@ -31,7 +31,8 @@ def get_jobstore(cfg: StoreConfig) -> JobStore:
                           storage="sqlite", key="blob_uuid")
         return JobStore(docs, additional_stores={"data": data})
 
-    from maggma.stores import GridFSURIStore, MongoURIStore
+    from maggma.stores import MongoURIStore
+    from maggma.stores.gridfs import GridFSURIStore
 
     uri = cfg.uri()
     docs = MongoURIStore(uri, collection_name="outputs", database=cfg.database, key="uuid",
