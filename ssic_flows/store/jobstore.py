@@ -18,7 +18,7 @@ def get_jobstore(cfg: StoreConfig) -> JobStore:
 
     Embedded: ``MontyStore`` (montydb, sqlite storage) under ``<home>/jobstore`` for both the
     docs and the data store (persists across processes and keeps concurrent writes).
-    Server: ``MongoURIStore`` (collection ``outputs``) + ``GridFSURIStore`` (``outputs_data``).
+    Server: ``MongoStore`` (collection ``outputs``) + ``GridFSStore`` (``outputs_data``), from the URI.
     """
     if cfg.mode == "embedded":
         from maggma.stores import MontyStore
@@ -31,13 +31,12 @@ def get_jobstore(cfg: StoreConfig) -> JobStore:
                           storage="sqlite", key="blob_uuid")
         return JobStore(docs, additional_stores={"data": data})
 
-    from maggma.stores import MongoURIStore
-    from maggma.stores.gridfs import GridFSURIStore
+    from maggma.stores import GridFSStore, MongoStore
 
     uri = cfg.uri()
-    docs = MongoURIStore(uri, collection_name="outputs", database=cfg.database, key="uuid",
-                         mongoclient_kwargs={"serverSelectionTimeoutMS": cfg.server_timeout_ms})
-    data = GridFSURIStore(uri, collection_name="outputs_data", database=cfg.database,
-                          key="blob_uuid",
-                          mongoclient_kwargs={"serverSelectionTimeoutMS": cfg.server_timeout_ms})
+    client = {"serverSelectionTimeoutMS": cfg.server_timeout_ms}
+    docs = MongoStore.from_uri(uri, "outputs", database=cfg.database, key="uuid",
+                               mongoclient_kwargs=client)
+    data = GridFSStore.from_uri(uri, "outputs_data", database=cfg.database, key="blob_uuid",
+                                mongoclient_kwargs=client)
     return JobStore(docs, additional_stores={"data": data})
