@@ -126,7 +126,9 @@ def _observables(doc: dict) -> dict[str, tuple[str, Callable]]:
     out: dict[str, tuple[str, Callable]] = {}
     for key, label in (("D_cm2_s", "D"), ("D_final_cm2_s", "D_final"),
                        ("band_center_cm-1", "band_center")):
-        for s in doc.get(key, {}) or {}:
+        for s, v in (doc.get(key, {}) or {}).items():
+            if v is None or not np.isfinite(v):  # undetermined here (e.g. an atom that never moves)
+                continue
             out[f"{label} {s}"] = ("relative difference [1]",
                                    lambda d, key=key, s=s: d[key][s])
     rdf = doc.get("rdf")
