@@ -260,6 +260,17 @@ def _read_cp2k_cell(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return a[:, 0].astype(int), a[:, 2:11].reshape(-1, 3, 3)
 
 
+def _last_of_each_step(steps: np.ndarray) -> np.ndarray:
+    """Indices keeping the last record of every MD step, in step order.
+
+    A restarted CP2K run appends to its trajectory files, repeating the step it restarted
+    from; the later record is the one the continued run used.
+    """
+    rev = steps[::-1]
+    _, first_in_rev = np.unique(rev, return_index=True)  # unique() sorts by step
+    return steps.size - 1 - first_in_rev
+
+
 def _read_cp2k(path: Path, timestep_fs: float | None, cell: Any = None, **_: Any) -> Trajectory:
     m = _CP2K_POS.match(path.name)
     if m is None:
@@ -267,12 +278,16 @@ def _read_cp2k(path: Path, timestep_fs: float | None, cell: Any = None, **_: Any
     pre, k = m["prefix"], m["n"]
     d = path.parent
     species, pos, steps, times, energies = _parse_cp2k_xyz(path)
+    last = _last_of_each_step(steps)
+    pos, steps, times, energies = pos[last], steps[last], times[last], energies[last]
     keep = np.ones(steps.size, bool)
     extra: dict[str, np.ndarray] = {}
     for kind in ("vel", "frc"):
         sib = d / f"{pre}-{kind}-{k}.xyz"
         if sib.is_file():
             sp2, arr, st2, _, _ = _parse_cp2k_xyz(sib)
+            last2 = _last_of_each_step(st2)
+            arr, st2 = arr[last2], st2[last2]
             if sp2 != species:
                 raise TrajectoryError(f"{sib}: atoms differ from {path.name}")
             common, ia, ib = np.intersect1d(steps, st2, return_indices=True)
@@ -285,7 +300,7 @@ def _read_cp2k(path: Path, timestep_fs: float | None, cell: Any = None, **_: Any
     cell_file = d / f"{pre}-{k}.cell"
     if cell_file.is_file():
         csteps, ccells = _read_cp2k_cell(cell_file)
-        order = np.argsort(csteps)
+        order = _last_of_each_step(csteps)
         csteps, ccells = csteps[order], ccells[order]
         j = np.searchsorted(csteps, steps, side="right") - 1
         if np.any(j < 0):

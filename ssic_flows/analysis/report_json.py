@@ -102,15 +102,20 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
     }
     # MSD
     mobile: list[str] = list(species) if species else []
+    m = None
     if traj.n_frames >= 5:
-        m = msd(traj, drift=drift, mobile=species, fit_window=fit_window)
+        try:
+            m = msd(traj, drift=drift, mobile=species, fit_window=fit_window)
+        except ValueError as exc:  # e.g. too few lags in the fit window of a short run
+            doc["skipped"]["msd"] = str(exc)
+    else:
+        doc["skipped"]["msd"] = f"needs >= 5 frames, have {traj.n_frames}"
+    if m is not None:
         doc["msd"] = m.to_dict()
         doc["D_cm2_s"] = dict(doc["msd"]["D_fit_cm2_s"])
         doc["D_final_cm2_s"] = dict(doc["msd"]["D_final_cm2_s"])
         if not mobile:
             mobile = [max(m.D_fit_cm2_s, key=m.D_fit_cm2_s.get)]
-    else:
-        doc["skipped"]["msd"] = f"needs >= 5 frames, have {traj.n_frames}"
     doc["mobile_species"] = mobile
     # g(r)
     stride = max(1, traj.n_frames // max(1, rdf_frames))

@@ -1,0 +1,115 @@
+"""The `ssic` command line: materials, analyze on real file formats, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).parents[1]
+CP2K_RESUMED = ROOT / "tests" / "data" / "cp2k" / "agi4_md_resumed" / "ssic-pos-1.xyz"
+
+
+def ssic(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ssic_flows.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def _walkers(n_frames=200, seed=0):
+    """Ag random walkers in a fixed bcc I lattice (Å, fs); positions wrapped."""
+    from ase import Atoms
+
+    rng = np.random.default_rng(seed)
+    a = 5.07
+    I = np.array([[i, j, k] for i in range(2) for j in range(2) for k in range(2)], float) * a
+    I = np.concatenate([I, I + a / 2])
+    ag0 = rng.random((16, 3)) * 2 * a
+    ag = ag0 + np.cumsum(rng.normal(scale=0.05, size=(n_frames, 16, 3)), axis=0)
+    frames = []
+    for f in range(n_frames):
+        at = Atoms(["I"] * 16 + ["Ag"] * 16, positions=np.concatenate([I, ag[f]]),
+                   cell=np.eye(3) * 2 * a, pbc=True)
+        at.wrap()
+        frames.append(at)
+    return frames
+
+
+def test_materials_writes_and_refuses_bad_input(tmp_path):
+    out = tmp_path / "AgI.cif"
+    r = ssic("materials", "agi", "--atoms", 128, "--seed", 1, "--out", out)
+    assert r.returncode == 0 and out.exists() and "128 atoms" in r.stdout
+    for args, words in ((("nacl",), "unknown material"), (("agi", "--atoms", 130), "130 atoms"),
+                        (("lgps", "--seed", -1), "seed")):
+        bad = tmp_path / "bad.vasp"
+        r = ssic("materials", *args, "--out", bad)
+        assert r.returncode == 2 and words in r.stderr and not bad.exists()
+        assert len(r.stderr.strip().splitlines()) == 1
+
+
+def _check_doc(path: Path, species: str):
+    doc = json.loads(path.read_text())
+    for key in ("D_cm2_s", "D_final_cm2_s", "band_center_cm-1", "gr_first_peak_A"):
+        assert key in doc, key
+    assert doc["D_cm2_s"][species] > 0
+    return doc
+
+
+def test_analyze_extxyz_and_xdatcar(tmp_path):
+    import ase.io
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    frames = _walkers()
+    ext = tmp_path / "run.extxyz"
+    ase.io.write(ext, frames, format="extxyz")
+    r = ssic("analyze", ext, "--timestep-fs", 2, "--species", "Ag", "--json", tmp_path / "e.json",
+             "--plot", tmp_path / "plots")
+    assert r.returncode == 0, r.stderr
+    doc = _check_doc(tmp_path / "e.json", "Ag")
+    assert doc["D_cm2_s"]["Ag"] > 10 * abs(doc["D_cm2_s"].get("I", 0.0))
+    assert doc["gr_first_peak_A"]["I-I"] == pytest.approx(5.07 * np.sqrt(3) / 2, abs=0.05)
+    assert list((tmp_path / "plots").glob("*.png"))
+
+    # XDATCAR in VASP's format (header, then "Direct configuration=" blocks), read back by
+    # pymatgen's Xdatcar inside read_trajectory
+    structs = [AseAtomsAdaptor.get_structure(f) for f in frames]
+    xd = tmp_path / "XDATCAR"
+    lines = []
+    s0 = structs[0]
+    species = [e.symbol for e in s0.composition.elements]
+    counts = [int(s0.composition[e]) for e in s0.composition.elements]
+    order = [i for sp in species for i, site in enumerate(s0) if site.specie.symbol == sp]
+    lines += ["AgI walkers", "1.0"] + [" ".join(f"{x:.8f}" for x in v) for v in s0.lattice.matrix]
+    lines += [" ".join(species), " ".join(map(str, counts))]
+    for k, s in enumerate(structs, 1):
+        lines.append(f"Direct configuration= {k:5d}")
+        lines += [" ".join(f"{x:.8f}" for x in s[i].frac_coords) for i in order]
+    xd.write_text("\n".join(lines) + "\n")
+    r = ssic("analyze", xd, "--timestep-fs", 2, "--species", "Ag", "--json", tmp_path / "x.json")
+    assert r.returncode == 0, r.stderr
+    doc_x = _check_doc(tmp_path / "x.json", "Ag")
+    assert doc_x["D_cm2_s"]["Ag"] == pytest.approx(doc["D_cm2_s"]["Ag"], rel=1e-3)
+
+
+def test_analyze_real_cp2k_output(tmp_path):
+    """tests/data/cp2k/agi4_md_resumed: real CP2K 2023.1 output of a killed and resumed run
+    (see the README beside it); the resumed step appears twice in the files."""
+    r = ssic("analyze", CP2K_RESUMED, "--json", tmp_path / "c.json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert doc["n_frames"] == 5 and doc["timestep_fs"] > 0  # steps 0-4, the repeat dropped
+    assert "msd" in doc["skipped"]  # 5 frames are too few for a diffusion fit: said, not fatal
+    assert "vdos" in doc  # CP2K wrote velocities: no finite differences needed
+
+
+def test_analyze_bad_file_is_one_clear_line(tmp_path):
+    bad = tmp_path / "broken.extxyz"
+    bad.write_text("this is not a trajectory\n")
+    r = ssic("analyze", bad, "--timestep-fs", 1)
+    assert r.returncode == 2 and str(bad) in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = ssic("analyze", tmp_path / "missing.xyz")
+    assert r.returncode == 2 and "missing.xyz" in r.stderr
