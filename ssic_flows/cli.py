@@ -207,6 +207,69 @@ def report_cmd(
     path = write_campaign_report(campaign, cfg, out)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
+def _server_lp(db_config: Optional[Path]):
+    cfg = _store_cfg(db_config)
+    if cfg.mode != "server":
+        _fail("this command needs a MongoDB LaunchPad: pass --db-config db_config/server.yaml "
+              "(or export SSIC_DB_CONFIG); on embedded defaults use `ssic run`")
+    from ssic_flows.store.config import StoreConfigError
+    from ssic_flows.store.launchpad import get_launchpad
+
+    try:
+        return cfg, get_launchpad(cfg)
+    except StoreConfigError as exc:
+        _fail(str(exc))
+
+
+@app.command("submit")
+def submit_cmd(
+    file: Path = typer.Argument(..., help="campaign YAML"),
+    db_config: Optional[Path] = DB_OPT,
+) -> None:
+    """Add a campaign to a MongoDB LaunchPad (once: resubmitting adds nothing); then run
+    `qlaunch` (see README, "Running on a cluster")."""
+    from ssic_flows.cluster import submit_campaign
+    from ssic_flows.engines.base import EngineError
+    from ssic_flows.flows.campaign import build_campaign
+
+    spec = _load_spec(file)
+    cfg, lp = _server_lp(db_config)
+    try:
+        flow = build_campaign(spec)
+    except (EngineError, ValueError) as exc:
+        _fail(f"{file}: {exc}")
+    res = submit_campaign(lp, flow, spec.campaign_id, metadata={"source": str(file)})
+    if res.added:
+        typer.echo(f"submitted campaign {spec.campaign_id}: {res.n_jobs} fireworks "
+                   f"(root fw_id {res.fw_id}; categories {res.categories}) in {res.seconds:.2f} s")
+    else:
+        typer.echo(f"campaign {spec.campaign_id} is already on the LaunchPad (root fw_id "
+                   f"{res.fw_id}, {res.n_jobs} fireworks); nothing added")
+
+
+@app.command("rerun")
+def rerun_cmd(
+    campaign: str = typer.Option(..., "--campaign", help="campaign id"),
+    lost: bool = typer.Option(False, "--lost", help="also find runs whose worker died (SLURM job gone, "
+                              "process gone or heartbeat expired) and rerun them"),
+    expiration_secs: float = typer.Option(4 * 3600, "--expiration-secs",
+                                          help="heartbeat age that counts as lost, s"),
+    db_config: Optional[Path] = DB_OPT,
+) -> None:
+    """Rerun a campaign's FIZZLED (and with --lost, lost) fireworks; then run `qlaunch`.
+    On embedded defaults, re-running `ssic run FILE` does this by itself."""
+    from ssic_flows.cluster import detect_lost, rerun_failed
+
+    cfg, lp = _server_lp(db_config)
+    if lost:
+        res = detect_lost(lp, expiration_secs, rerun=True, campaign_id=campaign)
+        for lid in res.launch_ids:
+            typer.echo(f"lost launch {lid}: {res.reasons.get(lid, 'lost')}")
+        typer.echo(f"lost fireworks rerun: {res.rerun_fw_ids}")
+    ids = rerun_failed(lp, campaign)
+    typer.echo(f"FIZZLED fireworks rerun: {ids}")
+
+
 def main() -> None:
     """Console entry point."""
     try:
