@@ -23,12 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ssic_flows.analysis.tetrahedra import (
-    TetrahedraError,
-    TetrahedraIndex,
-    find_tetrahedra,
-    perpendicular_widths_A,
-)
+from ssic_flows.analysis.rdf import perpendicular_widths_A
+from ssic_flows.analysis.tetrahedra import TetrahedraError, TetrahedraIndex, find_tetrahedra
 from ssic_flows.analysis.trajectory import Trajectory
 
 __all__ = ["RPhiResult", "r_phi_density", "r_phi_by_polyanion"]

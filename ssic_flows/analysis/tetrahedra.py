@@ -45,6 +45,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ssic_flows.analysis.rdf import perpendicular_widths_A
 from ssic_flows.analysis.trajectory import Trajectory
 
 __all__ = [
@@ -58,7 +59,6 @@ __all__ = [
     "AngleDensity",
     "find_tetrahedra",
     "find_tetrahedra_from_trajectory",
-    "perpendicular_widths_A",
     "tetrahedral_angles",
     "angles_from_vertices_deg",
     "theta_density",
@@ -104,19 +104,6 @@ def _as_cell(cell_A: np.ndarray) -> np.ndarray:
     if abs(np.linalg.det(cell)) < 1e-9:
         raise TetrahedraError("cell_A is singular (zero volume); pass the periodic lattice vectors as rows in Å")
     return cell
-
-
-def perpendicular_widths_A(cell_A: np.ndarray) -> np.ndarray:
-    """Distances between opposite cell faces, Å, shape (3,) or (F, 3).
-
-    The fractional-rounding minimum image is exact for vectors shorter than half the
-    smallest width.
-    """
-    cell = np.asarray(cell_A, dtype=float)
-    a, b, c = cell[..., 0, :], cell[..., 1, :], cell[..., 2, :]
-    vol = np.abs(np.einsum("...i,...i->...", a, np.cross(b, c)))
-    cr = np.stack([np.cross(b, c), np.cross(c, a), np.cross(a, b)], axis=-2)
-    return vol[..., None] / np.linalg.norm(cr, axis=-1)
 
 
 def _species_indices(species: Sequence[str], symbol: str, role: str) -> np.ndarray:
