@@ -272,6 +272,10 @@ def rerun_cmd(
 
 def main() -> None:
     """Console entry point."""
+    import warnings
+
+    # independent branches of a campaign are unconnected by design (seeds run in parallel)
+    warnings.filterwarnings("ignore", message="Some jobs are not connected")
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover
