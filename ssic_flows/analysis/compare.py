@@ -133,7 +133,9 @@ def _observables(doc: dict) -> dict[str, tuple[str, Callable]]:
                                    lambda d, key=key, s=s: d[key][s])
     rdf = doc.get("rdf")
     if rdf:
-        for pair in rdf["g"]:
+        for pair, g in rdf["g"].items():
+            if not np.any(np.asarray(g, float) > 0):  # no pair within r_max in this run
+                continue
             out[f"g(r) {pair}"] = ("Wasserstein-1 of r²g(r) [Å]",
                                    lambda d, pair=pair: (d["rdf"]["r_A"], d["rdf"]["g"][pair]))
     vd = doc.get("vdos")

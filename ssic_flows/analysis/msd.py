@@ -16,7 +16,13 @@ Positions are unwrapped atom-chunk by atom-chunk (fractional steps brought into
 
 Drift: ``drift="framework"`` subtracts the (mass-weighted) centre-of-mass displacement of
 the framework species (every species not in ``mobile``; the thermostat lets the whole
-cell wander in AIMD), ``"all"`` that of all atoms, ``"none"`` nothing.
+cell wander in AIMD), ``"all"`` that of all atoms, ``"none"`` nothing. Every atom is
+unwrapped once: the drift R(t) is removed afterwards exactly, since for the atoms i of a
+species with mean position X(t)::
+
+    <|Δx_i − ΔR|²> = <|Δx_i|²> − 2 ΔX·ΔR + |ΔR|²     (Δ over each origin and lag)
+
+and the two correction terms are cross-correlations of three-component series (FFT).
 
 Diffusion coefficients (3-D; per direction: MSD_x = 2 D_x t), in cm²/s using
 1 Å²/fs = 10⁻¹⁶ cm² / 10⁻¹⁵ s = 0.1 cm²/s:
@@ -45,7 +51,11 @@ A2_PER_FS_TO_CM2_PER_S: float = 0.1
 
 def unwrapped_atoms(traj: Trajectory, idx: np.ndarray) -> np.ndarray:
     """Continuous Cartesian positions of the atoms ``idx``, shape (F, len(idx), 3), Å."""
-    pos = traj.positions[:, idx]
+    idx = np.asarray(idx)
+    if idx.size and idx[-1] - idx[0] + 1 == idx.size and np.all(np.diff(idx) == 1):
+        pos = traj.positions[:, idx[0]:idx[-1] + 1]  # contiguous atoms: a view, no gather
+    else:
+        pos = traj.positions[:, idx]
     if traj.constant_cell:
         inv = np.linalg.inv(traj.cells[0])
         frac = pos @ inv
@@ -97,6 +107,29 @@ def msd_fft_sums(x: np.ndarray) -> np.ndarray:
     head = csum[nf - m]  # Σ_{t=0}^{F-m-1} x(t)²
     tail = csum[nf] - csum[m]  # Σ_{t=m}^{F-1} x(t)²
     return (head + tail - 2.0 * ac) / (nf - m)[:, None]
+
+
+def cross_displacement_sums(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Σ_t [a(t+m) − a(t)]·[b(t+m) − b(t)] per component, for lags m = 0..F-1.
+
+    Parameters
+    ----------
+    a, b : (F, 3) series (Å).
+
+    Returns
+    -------
+    (F, 3) array of sums over the F − m origins (not yet divided by F − m), Å².
+    """
+    from scipy.fft import irfft, next_fast_len, rfft
+
+    nf = a.shape[0]
+    nfft = next_fast_len(2 * nf, real=True)
+    fa, fb = rfft(a, n=nfft, axis=0), rfft(b, n=nfft, axis=0)
+    cab = irfft(fa.conj() * fb, n=nfft, axis=0)[:nf]  # Σ_t a(t) b(t+m)
+    cba = irfft(fb.conj() * fa, n=nfft, axis=0)[:nf]  # Σ_t b(t) a(t+m)
+    cs = np.concatenate([np.zeros((1, a.shape[1])), np.cumsum(a * b, axis=0)])
+    m = np.arange(nf)
+    return cs[nf - m] + (cs[nf] - cs[m]) - cab - cba
 
 
 def linear_diffusion_fit(t_fs: np.ndarray, msd_A2: np.ndarray, dim: int,
@@ -200,36 +233,52 @@ def msd(traj: Trajectory, species: Sequence[str] | None = None, drift: str = "fr
     if chunk_atoms is None:
         chunk_atoms = max(1, min(256, int(2**25 // (nf * 3 * 8 * 2))))
     t = traj.times_fs
-    drifts: dict[str, np.ndarray] = {}
-    all_idx = np.arange(traj.n_atoms)
-    zero = np.zeros((nf, 3))
+    masses = traj.masses_amu
 
-    def drift_for(sp: str) -> tuple[np.ndarray, str]:
+    def framework_of(sp: str) -> list[str]:
         if drift == "none":
-            return zero, "none"
+            return []
         if drift == "framework":
             mob = set(mobile) if mobile is not None else {sp}
             fw = [e for e in traj.elements if e not in mob]
             if fw:
-                key = "fw:" + ",".join(fw)
-                if key not in drifts:
-                    drifts[key] = com_drift_A(traj, np.concatenate([traj.indices(e) for e in fw]))
-                return drifts[key], "framework"
-        if "all" not in drifts:
-            drifts["all"] = com_drift_A(traj, all_idx)
-        return drifts["all"], "all"
+                return fw
+        return list(traj.elements)  # "all", or a framework with nothing in it
+
+    used = "none" if drift == "none" else drift
+    if drift == "framework" and any(set(framework_of(sp)) == set(traj.elements) for sp in species):
+        used = "all"  # nothing outside the mobile set: fall back to all atoms, as documented
+    needed = list(dict.fromkeys([*species, *(e for sp in species for e in framework_of(sp))]))
+
+    # one pass: every needed atom unwrapped once; per species the FFT sums (if asked for),
+    # the summed position X_sum(t) and the mass-weighted sum M_sum(t)
+    raw: dict[str, np.ndarray] = {}
+    xsum: dict[str, np.ndarray] = {}
+    msum: dict[str, np.ndarray] = {}
+    for e in needed:
+        idx = traj.indices(e)
+        raw[e] = np.zeros((nf, 3))
+        xsum[e] = np.zeros((nf, 3))
+        msum[e] = np.zeros((nf, 3))
+        for a0 in range(0, idx.size, chunk_atoms):
+            sl = idx[a0:a0 + chunk_atoms]
+            x = unwrapped_atoms(traj, sl)
+            if e in species:
+                raw[e] += msd_fft_sums(x)
+            xsum[e] += x.sum(axis=1)
+            msum[e] += np.einsum("fnk,n->fk", x, masses[sl])
+    mtot = {e: float(masses[traj.indices(e)].sum()) for e in needed}
+    lag_count = (nf - np.arange(nf))[:, None]
 
     msd3, msdxyz, dfit, dse, dfin, dxyz = {}, {}, {}, {}, {}, {}
-    used = drift
     for sp in species:
-        idx = traj.indices(sp)
-        dr, used = drift_for(sp)
-        acc = np.zeros((nf, 3))
-        for a0 in range(0, idx.size, chunk_atoms):
-            x = unwrapped_atoms(traj, idx[a0:a0 + chunk_atoms])
-            x -= dr[:, None, :]
-            acc += msd_fft_sums(x)
-        acc /= idx.size
+        n_sp = traj.indices(sp).size
+        acc = raw[sp] / n_sp
+        fw = framework_of(sp)
+        if fw:
+            R = sum(msum[e] for e in fw) / sum(mtot[e] for e in fw)  # COM of the framework
+            X = xsum[sp] / n_sp
+            acc = acc + (cross_displacement_sums(R, R) - 2.0 * cross_displacement_sums(X, R)) / lag_count
         acc[0] = 0.0
         m3 = acc.sum(axis=1)
         msd3[sp] = m3
