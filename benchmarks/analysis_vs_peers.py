@@ -38,11 +38,18 @@ class Row:
 
 
 def timed(fn: Callable, *a, **kw):
+    """(result, seconds, peak MiB): time an untraced call (tracemalloc slows allocation-heavy
+    code), then measure the peak Python heap in a second, traced call — skipped (NaN) when
+    the first call took over 60 s."""
     gc.collect()
-    tracemalloc.start()
     t0 = time.perf_counter()
     out = fn(*a, **kw)
     dt = time.perf_counter() - t0
+    if dt > 60:
+        return out, dt, float("nan")
+    gc.collect()
+    tracemalloc.start()
+    fn(*a, **kw)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return out, dt, peak / 2**20

@@ -71,6 +71,55 @@ def unwrapped_atoms(traj: Trajectory, idx: np.ndarray) -> np.ndarray:
     return np.einsum("fnj,fjk->fnk", frac, traj.cells)
 
 
+def unwrapped_atoms_T(traj: Trajectory, idx: np.ndarray) -> np.ndarray:
+    """As :func:`unwrapped_atoms`, in (len(idx), 3, F) layout (time contiguous), Å.
+
+    The layout the FFT wants: unwrapping and transforms run along contiguous rows.
+    """
+    idx = np.asarray(idx)
+    if not traj.constant_cell:
+        return np.ascontiguousarray(unwrapped_atoms(traj, idx).transpose(1, 2, 0))
+    if idx.size and idx[-1] - idx[0] + 1 == idx.size and np.all(np.diff(idx) == 1):
+        pos = traj.positions[:, idx[0]:idx[-1] + 1]
+    else:
+        pos = traj.positions[:, idx]
+    cell = traj.cells[0]
+    y = np.array(pos.transpose(1, 2, 0), order="C")  # (n, 3, F), always a copy
+    lengths = np.diag(cell)
+    orthorhombic = np.allclose(cell, np.diag(lengths))
+    # fractional coordinates: a per-component scaling for orthorhombic cells, else inv(cell)
+    if orthorhombic:
+        frac = y
+        frac /= lengths[:, None]
+    else:
+        frac = np.linalg.inv(cell).T @ y
+    d = np.diff(frac, axis=-1)
+    d -= np.rint(d)
+    np.cumsum(d, axis=-1, out=d)
+    frac[..., 1:] = frac[..., :1] + d
+    if orthorhombic:
+        frac *= lengths[:, None]
+        return frac
+    return cell.T @ frac
+
+
+def _msd_sums_T(y: np.ndarray) -> np.ndarray:
+    """:func:`msd_fft_sums` for positions in (n, 3, F) layout; returns (F, 3), Å²."""
+    from scipy.fft import irfft, next_fast_len, rfft
+
+    nf = y.shape[-1]
+    nfft = next_fast_len(2 * nf, real=True)
+    sq = np.einsum("nkf,nkf->fk", y, y)  # (F, 3) Σ_atoms x²
+    yf = rfft(y, n=nfft, axis=-1)
+    v = yf.view(np.float64)  # (n, 3, 2K): re, im interleaved
+    p2 = np.einsum("nkf,nkf->kf", v, v)  # Σ_atoms re², im² without temporaries
+    pw = p2[:, 0::2] + p2[:, 1::2]  # (3, K) Σ_atoms |X(ν)|²
+    ac = irfft(pw, n=nfft, axis=-1)[:, :nf].T  # (F, 3) Σ_t x(t)x(t+m)
+    csum = np.concatenate([np.zeros((1, 3)), np.cumsum(sq, axis=0)])  # csum[k] = Σ_{t<k}
+    m = np.arange(nf)
+    return (csum[nf - m] + (csum[nf] - csum[m]) - 2.0 * ac) / (nf - m)[:, None]
+
+
 def com_drift_A(traj: Trajectory, idx: np.ndarray, chunk_atoms: int = 256) -> np.ndarray:
     """Mass-weighted centre-of-mass displacement of atoms ``idx`` from frame 0, (F, 3), Å."""
     m = traj.masses_amu[idx]
@@ -93,20 +142,8 @@ def msd_fft_sums(x: np.ndarray) -> np.ndarray:
     -------
     (F, 3) array: Σ_atoms MSD per Cartesian component at lags 0..F-1, Å².
     """
-    nf = x.shape[0]
-    from scipy.fft import next_fast_len
+    return _msd_sums_T(np.ascontiguousarray(np.asarray(x, float).transpose(1, 2, 0)))
 
-    nfft = next_fast_len(2 * nf, real=True)
-    sq = np.einsum("fnk,fnk->fk", x, x)  # (F, 3) Σ_atoms x²
-    xf = np.fft.rfft(x, n=nfft, axis=0)
-    pw = (xf.real ** 2 + xf.imag ** 2).sum(axis=1)  # (K, 3)
-    ac = np.fft.irfft(pw, n=nfft, axis=0)[:nf]  # Σ_t x(t)x(t+m)
-    # S1: Σ_{t=0}^{F-m-1} [x(t)² + x(t+m)²] = Q(m)
-    csum = np.concatenate([np.zeros((1, 3)), np.cumsum(sq, axis=0)])  # csum[k] = Σ_{t<k}
-    m = np.arange(nf)
-    head = csum[nf - m]  # Σ_{t=0}^{F-m-1} x(t)²
-    tail = csum[nf] - csum[m]  # Σ_{t=m}^{F-1} x(t)²
-    return (head + tail - 2.0 * ac) / (nf - m)[:, None]
 
 
 def cross_displacement_sums(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -262,11 +299,11 @@ def msd(traj: Trajectory, species: Sequence[str] | None = None, drift: str = "fr
         msum[e] = np.zeros((nf, 3))
         for a0 in range(0, idx.size, chunk_atoms):
             sl = idx[a0:a0 + chunk_atoms]
-            x = unwrapped_atoms(traj, sl)
+            y = unwrapped_atoms_T(traj, sl)  # (n, 3, F)
             if e in species:
-                raw[e] += msd_fft_sums(x)
-            xsum[e] += x.sum(axis=1)
-            msum[e] += np.einsum("fnk,n->fk", x, masses[sl])
+                raw[e] += _msd_sums_T(y)
+            xsum[e] += y.sum(axis=0).T
+            msum[e] += np.einsum("nkf,n->fk", y, masses[sl])
     mtot = {e: float(masses[traj.indices(e)].sum()) for e in needed}
     lag_count = (nf - np.arange(nf))[:, None]
 
