@@ -502,13 +502,6 @@ def write_launchpad_file(cfg, path: str | Path) -> Path:
 
 def worker_jobstore(cfg):
     """The JobStore a worker uses: :func:`ssic_flows.store.jobstore.get_jobstore` of ``cfg``."""
-    import maggma.stores
-    import maggma.stores.gridfs
-
-    # maggma 0.77 does not re-export GridFSURIStore from maggma.stores, where get_jobstore
-    # imports it from; expose it there so that import works on every maggma version.
-    if not hasattr(maggma.stores, "GridFSURIStore"):
-        maggma.stores.GridFSURIStore = maggma.stores.gridfs.GridFSURIStore
     from ssic_flows.store.jobstore import get_jobstore
 
     return get_jobstore(cfg)

@@ -31,7 +31,7 @@ def test_chgnet_md_then_static_in_a_flow(tmp_path, monkeypatch):
                                  seed=1, checkpoint_every=2)).make(nacl)
     st = eng.static_maker().make(md.output.trajectory)
     store = _store()
-    res = run_locally(Flow([md, st]), store=store, create_folders=True, ensure_success=True)
+    run_locally(Flow([md, st]), store=store, create_folders=True, ensure_success=True)
     mdo = MontyDecoder().process_decoded(store.get_output(md.uuid, load=True))
     assert isinstance(mdo, MDOutput)  # decodes back into the schema class
     so = MontyDecoder().process_decoded(store.get_output(st.uuid, load=True))

@@ -8,21 +8,14 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.vasp import Incar, Kpoints, Poscar
 
+from vasp_common import _no_potcars, agi4  # noqa: F401  (autouse fixture)
+
 from ssic_flows.engines.base import EngineError, MDSettings
 from ssic_flows.engines.registry import get_reference_engine
 from ssic_flows.engines.vasp import (
     STUDY_INCAR, VaspMDMaker, VaspReference, VaspStaticMaker, md_incar, vasp_statics,
 )
 
-
-@pytest.fixture(autouse=True)
-def _no_potcars(monkeypatch):
-    monkeypatch.delenv("PMG_VASP_PSP_DIR", raising=False)
-
-
-def agi4() -> Structure:
-    return Structure(Lattice.cubic(5.07), ["I", "I", "Ag", "Ag"],
-                     [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0, 0.5], [0.5, 0.75, 0]])
 
 
 def lgps_like() -> Structure:

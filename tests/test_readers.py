@@ -110,7 +110,6 @@ def vasprun_xml(frames, cell, species, potim=2.0, tebeg=500.0):
          f'<atominfo>\n<atoms>{len(species)}</atoms>\n<types>{len(order)}</types>\n<array name="atoms">\n<dimension dim="1">ion</dimension>\n<field type="string">element</field>\n<field type="int">atomtype</field>\n<set>\n{atoms}</set>\n</array>\n'
          f'<array name="atomtypes">\n<dimension dim="1">type</dimension>\n<field type="int">atomspertype</field>\n<field type="string">element</field>\n<field>mass</field>\n<field>valence</field>\n<field type="string">pseudopotential</field>\n<set>\n{types}</set>\n</array>\n</atominfo>\n',
          struct(frames[0][0], ' name="initialpos"')]
-    inv = np.linalg.inv(cell)
     for pos, frc, e in frames:
         x.append('<calculation>\n' + struct(pos) + varray("forces", frc) +
                  f'<energy>\n<i name="e_fr_energy">{e:.8f}</i>\n<i name="e_wo_entrp">{e:.8f}</i>\n<i name="e_0_energy">{e:.8f}</i>\n</energy>\n</calculation>\n')

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pymatgen.core import Lattice, Structure
 from pymatgen.io.vasp import Incar
+
+from vasp_common import _no_potcars, agi4  # noqa: F401  (autouse fixture)
 
 from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings
 from ssic_flows.engines.registry import get_mlff_engine, get_reference_engine
@@ -23,15 +24,6 @@ from ssic_flows.engines.vasp_mlff import (
 DATA = Path(__file__).parent / "data" / "vasp"
 PLACEHOLDER = "PLACEHOLDER written by tests/test_vasp_mlff.py - not VASP output\n"
 
-
-@pytest.fixture(autouse=True)
-def _no_potcars(monkeypatch):
-    monkeypatch.delenv("PMG_VASP_PSP_DIR", raising=False)
-
-
-def agi4() -> Structure:
-    return Structure(Lattice.cubic(5.07), ["I", "I", "Ag", "Ag"],
-                     [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0, 0.5], [0.5, 0.75, 0]])
 
 
 def _incar(gen, tmp_path) -> Incar:
