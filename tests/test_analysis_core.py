@@ -215,6 +215,47 @@ def test_vanhove_sum_rules():
     assert r2 == pytest.approx(6 * D * 500, rel=0.1)
 
 
+def _brute_force_gd(tr: Trajectory, sp: str, lags: list[int], r_max: float, dr: float) -> np.ndarray:
+    """Gd by its definition: every origin, every i != j, every image n in {-2..2}^3."""
+    idx = tr.indices(sp)
+    n, nf = idx.size, tr.n_frames
+    nb = int(np.ceil(r_max / dr - 1e-9))
+    edges = np.arange(nb + 1) * dr
+    shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    images = np.array([(a, b, c) for a in range(-2, 3) for b in range(-2, 3) for c in range(-2, 3)])
+    out = np.zeros((len(lags), nb))
+    for li, lag in enumerate(lags):
+        for t in range(nf - lag):
+            cell = tr.cells[t + lag]
+            fa = tr.positions[t + lag, idx] @ np.linalg.inv(cell)
+            fb = tr.positions[t, idx] @ np.linalg.inv(tr.cells[t])
+            d = (fa[None, :, None, :] - fb[:, None, None, :] + images[None, None]) @ cell
+            r = np.linalg.norm(d, axis=-1)[~np.eye(n, dtype=bool)].ravel()
+            h = np.bincount((r[r < r_max] / dr).astype(int), minlength=nb)[:nb]
+            out[li] += h * abs(np.linalg.det(cell))
+        out[li] /= n * (n - 1) * (nf - lag) * shell
+    return out
+
+
+@pytest.mark.parametrize("case", ["box", "box_large_cutoff", "triclinic", "npt"])
+def test_vanhove_distinct_part_equals_definition(case):
+    """Gd from the fast box path and from the general image path == the definition."""
+    rng = np.random.default_rng(11)
+    nf, n = 24, 10
+    cell = np.diag([7.0, 8.0, 9.0])
+    if case == "triclinic":
+        cell = np.array([[7.0, 0.0, 0.0], [1.5, 8.0, 0.0], [-1.0, 2.0, 9.0]])
+    cells = np.broadcast_to(cell, (nf, 3, 3)).copy()
+    if case == "npt":
+        cells *= (1 + 0.02 * np.sin(np.arange(nf)))[:, None, None]
+    frac = (rng.random((1, n, 3)) + np.cumsum(rng.normal(scale=0.05, size=(nf, n, 3)), 0)) % 1.0
+    tr = Trajectory(["Li"] * n, np.einsum("fnj,fjk->fnk", frac, cells), cells, 1.0)
+    r_max = 5.5 if case == "box_large_cutoff" else 3.2  # 5.5 Å > half the 7 Å box
+    lags = [0, 3, 10]
+    vh = van_hove(tr, "Li", lags_fs=lags, r_max_A=r_max, dr_A=0.1, n_origins=10**6)
+    assert np.allclose(vh.Gd, _brute_force_gd(tr, "Li", lags, r_max, 0.1), rtol=1e-12, atol=1e-12)
+
+
 # ------------------------------------------------------------------ ensembles and compare
 def test_ensemble_stats_known_numbers():
     members = [{"D_cm2_s": {"Li": x}, "r_A": [0.1, 0.2], "g": [x, 2 * x], "label": "a"}

@@ -88,20 +88,21 @@ def pair_distances_within(dfrac: np.ndarray, cells: np.ndarray, r_max_A: float,
     (dist_A, flat_index): 1-D distances in Å and the flat index ``c * P + p`` of the
     pair each distance belongs to (one pair can appear several times for large cutoffs).
     """
-    d = dfrac - np.round(dfrac)
-    x = np.einsum("cpj,cjk->cpk", d, cells)  # minimum-image-ish Cartesian vectors, Å
+    d = np.rint(dfrac)
+    np.subtract(dfrac, d, out=d)  # wrapped into [-0.5, 0.5]
+    x = np.matmul(d, cells)  # (C, P, 3) @ (C, 3, 3): minimum-image-ish Cartesian vectors, Å
     x2 = np.einsum("cpk,cpk->cp", x, x)
     rc2 = r_max_A * r_max_A
     out_r, out_i = [], []
     for s in shifts:
         if s.any():
             sc = np.einsum("j,cjk->ck", s.astype(float), cells)  # (C, 3) lattice translation
-            r2 = x2 + 2.0 * np.einsum("cpk,ck->cp", x, sc) + np.einsum("ck,ck->c", sc, sc)[:, None]
+            r2 = x2 + 2.0 * np.matmul(x, sc[:, :, None])[..., 0] + np.einsum("ck,ck->c", sc, sc)[:, None]
         else:
             r2 = x2
-        m = r2 < rc2
-        out_r.append(np.sqrt(np.maximum(r2[m], 0.0)))
-        out_i.append(np.flatnonzero(m))
+        i = np.flatnonzero(r2 < rc2)
+        out_r.append(np.sqrt(np.maximum(np.take(r2, i), 0.0)))  # take: faster than a mask
+        out_i.append(i)
     return np.concatenate(out_r), np.concatenate(out_i)
 
 
