@@ -3,7 +3,7 @@
 Run on demand (not part of the tests)::
 
     OMP_NUM_THREADS=1 python benchmarks/analysis_vs_peers.py            # full size
-    OMP_NUM_THREADS=1 python benchmarks/analysis_vs_peers.py --quick    # small, ~1 min
+    OMP_NUM_THREADS=1 python benchmarks/analysis_vs_peers.py --quick    # small, ~6 min
 
 One random-walk trajectory (Li walkers + a static S framework, cubic box, wrapped) is
 generated per section; every code analyses the same arrays; the numbers are checked for
@@ -238,7 +238,7 @@ def table(rows: list[Row]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes (~1 min)")
+    ap.add_argument("--quick", action="store_true", help="small sizes (~6 min; pymatgen's van Hove dominates)")
     ap.add_argument("--msd-atoms", type=int, default=1024)
     ap.add_argument("--msd-frames", type=int, default=20000)
     ap.add_argument("--vh-atoms", type=int, default=128)
