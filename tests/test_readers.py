@@ -117,6 +117,32 @@ def vasprun_xml(frames, cell, species, potim=2.0, tebeg=500.0):
     return "".join(x)
 
 
+def test_vasprun_genuine_vasp_output_cross_checked_with_ase():
+    """A real VASP 6.3.0 vasprun.xml (C2 relaxation step with PSTRESS = 1 kbar), shipped in the
+    ASE wheel as ``ase/test/testdata/vasp/vasprun_pstress.xml`` (ASE's own test data, written by
+    VASP according to its <generator> header). Our pymatgen-based reader must agree with ASE's
+    independent parser, including the PV term VASP adds to the energies in calculation/energy."""
+    import ase
+    from ase.io import read
+
+    path = Path(ase.__file__).parent / "test" / "testdata" / "vasp" / "vasprun_pstress.xml"
+    assert "<i name=\"program\" type=\"string\">vasp" in path.read_text(errors="replace")[:400]
+    with pytest.raises(TrajectoryError, match="no time information; pass timestep_fs"):
+        read_trajectory(path)  # a relaxation (IBRION != 0): no MD time step in the file
+    r = read_trajectory(path, timestep_fs=1.0)
+    ref = read(str(path), index=":")
+    assert r.species == ref[0].get_chemical_symbols() == ["C", "C"]
+    assert r.n_frames == len(ref)
+    assert np.allclose(r.positions, [a.positions for a in ref], atol=1e-8)
+    assert np.allclose(r.cells, [a.cell.array for a in ref], atol=1e-8)
+    assert np.allclose(r.forces, [a.get_forces() for a in ref], atol=1e-8)
+    # free energy (force-consistent) without PSTRESS·V: -20.23985977 - 6.2415e-4 * 11.3748
+    assert np.allclose(r.energies, [a.get_potential_energy(force_consistent=True) for a in ref],
+                       atol=1e-7)
+    assert r.energies[0] == pytest.approx(-20.2469594, abs=1e-6)
+    assert "PSTRESS" in r.metadata["energy"]
+
+
 def test_vasprun_potim_forces_energies(tmp_path):
     rng = np.random.default_rng(0)
     cell = np.eye(3) * 5.0

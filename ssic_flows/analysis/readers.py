@@ -4,7 +4,7 @@
 format      files                         time / velocities / forces
 =========== ============================= ==========================================
 ``xdatcar`` VASP XDATCAR (pymatgen)       no time info: ``timestep_fs`` required
-``vasprun`` vasprun.xml (pymatgen)        POTIM (fs) when IBRION = 0; forces, energies
+``vasprun`` vasprun.xml (pymatgen)        POTIM (fs) when IBRION = 0; forces, free energy
 ``extxyz``  extended XYZ (ASE)            velocities from momenta, forces/energies from
 ``ase``     ASE ``.traj`` (ASE)           the stored calculator results; time from
                                           ``info["time_fs"]`` if present
@@ -117,6 +117,10 @@ def read_trajectory(path: str | Path, format: str = "auto", timestep_fs: float |
 
 
 # ------------------------------------------------------------------ VASP
+#: 1 kbar in eV/Å³ (10⁸ Pa · 10⁻³⁰ m³/Å³ / 1.602176634·10⁻¹⁹ J/eV)
+KBAR_TO_EV_PER_A3: float = 1e-22 / 1.602176634e-19
+
+
 def _structures_to_arrays(structs) -> tuple[list[str], np.ndarray, np.ndarray]:
     if not structs:
         raise TrajectoryError("no frames")
@@ -151,11 +155,16 @@ def _read_vasprun(path: Path, timestep_fs: float | None, **_: Any) -> Trajectory
     if all("forces" in s and s["forces"] is not None for s in steps):
         forces = np.array([s["forces"] for s in steps], float)
     energies = None
-    ek = next((k for k in ("e_0_energy", "e_fr_energy", "e_wo_entrp") if all(k in s for s in steps)),
+    ek = next((k for k in ("e_fr_energy", "e_0_energy", "e_wo_entrp") if all(k in s for s in steps)),
               None)
-    if ek:
-        energies = np.array([s[ek] for s in steps], float)
     meta = {"engine": "vasp"}
+    if ek:
+        # the free energy, consistent with the forces; in calculation/energy VASP adds
+        # PSTRESS·V to it (an enthalpy), which is taken off again, as ASE does
+        pstress_kbar = float(p.get("PSTRESS") or 0.0)
+        energies = np.array([s[ek] for s in steps], float)
+        energies -= pstress_kbar * KBAR_TO_EV_PER_A3 * np.abs(np.linalg.det(cells))
+        meta["energy"] = f"{ek} (eV)" + (", PSTRESS·V removed" if pstress_kbar else "")
     if p.get("TEBEG") is not None:
         meta["temperature_K"] = float(p["TEBEG"])
     return Trajectory(species=species, positions=pos, cells=cells,
