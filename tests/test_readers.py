@@ -143,6 +143,21 @@ def test_vasprun_genuine_vasp_output_cross_checked_with_ase():
     assert "PSTRESS" in r.metadata["energy"]
 
 
+def test_vasp_engine_reads_the_same_genuine_vasprun(tmp_path):
+    """The VASP engine adapter parses run directories with the same function (gzipped too)."""
+    import gzip
+    import ase
+
+    from ssic_flows.engines.vasp import read_vasprun_trajectory
+
+    src = Path(ase.__file__).parent / "test" / "testdata" / "vasp" / "vasprun_pstress.xml"
+    (tmp_path / "vasprun.xml.gz").write_bytes(gzip.compress(src.read_bytes()))
+    t = read_vasprun_trajectory(tmp_path, timestep_fs=1.0)
+    r = read_trajectory(src, timestep_fs=1.0)
+    assert np.allclose(t.energies, r.energies) and np.allclose(t.forces, r.forces)
+    assert t.energies[0] == pytest.approx(-20.2469594, abs=1e-6)
+
+
 def test_vasprun_potim_forces_energies(tmp_path):
     rng = np.random.default_rng(0)
     cell = np.eye(3) * 5.0

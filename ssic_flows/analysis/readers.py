@@ -25,6 +25,7 @@ if both exist and disagree, that is an error. Any unreadable file raises one
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -140,36 +141,64 @@ def _read_xdatcar(path: Path, timestep_fs: float | None, **_: Any) -> Trajectory
                       metadata={"engine": "vasp"})
 
 
-def _read_vasprun(path: Path, timestep_fs: float | None, **_: Any) -> Trajectory:
+@dataclass(frozen=True)
+class VasprunFrames:
+    """Arrays of every ionic step of a vasprun.xml (see :func:`vasprun_frames`)."""
+
+    species: list[str]
+    positions_A: np.ndarray  # (F, N, 3)
+    cells_A: np.ndarray  # (F, 3, 3)
+    forces_eV_A: np.ndarray | None  # (F, N, 3)
+    energies_eV: np.ndarray | None  # (F,) free energy, PSTRESS·V removed
+    energy_note: str
+    parameters: dict
+
+
+def vasprun_frames(path: str | Path, *, exception_on_bad_xml: bool = True) -> VasprunFrames:
+    """Parse every ionic step of ``vasprun.xml[.gz]`` with pymatgen.
+
+    Energies are the free energy ``e_fr_energy`` (eV), the one the forces are derivatives
+    of; in calculation/energy VASP adds PSTRESS·V to it (an enthalpy), which is taken off
+    again, as ASE does. ``exception_on_bad_xml=False`` reads the complete steps of a run that
+    was killed mid-write.
+    """
     from pymatgen.io.vasp.outputs import Vasprun
 
     vr = Vasprun(str(path), parse_dos=False, parse_eigen=False, parse_projected_eigen=False,
-                 parse_potcar_file=False)
+                 parse_potcar_file=False, exception_on_bad_xml=exception_on_bad_xml)
     steps = vr.ionic_steps
     species, pos, cells = _structures_to_arrays([s["structure"] for s in steps])
     p = vr.parameters
-    potim = None
-    if int(p.get("IBRION", -1)) == 0 and p.get("POTIM") is not None:
-        potim = float(p["POTIM"])
     forces = None
     if all("forces" in s and s["forces"] is not None for s in steps):
         forces = np.array([s["forces"] for s in steps], float)
-    energies = None
+    energies, note = None, ""
     ek = next((k for k in ("e_fr_energy", "e_0_energy", "e_wo_entrp") if all(k in s for s in steps)),
               None)
-    meta = {"engine": "vasp"}
     if ek:
-        # the free energy, consistent with the forces; in calculation/energy VASP adds
-        # PSTRESS·V to it (an enthalpy), which is taken off again, as ASE does
         pstress_kbar = float(p.get("PSTRESS") or 0.0)
         energies = np.array([s[ek] for s in steps], float)
         energies -= pstress_kbar * KBAR_TO_EV_PER_A3 * np.abs(np.linalg.det(cells))
-        meta["energy"] = f"{ek} (eV)" + (", PSTRESS·V removed" if pstress_kbar else "")
+        note = f"{ek} (eV)" + (", PSTRESS·V removed" if pstress_kbar else "")
+    return VasprunFrames(species=[str(x) for x in species], positions_A=pos, cells_A=cells,
+                         forces_eV_A=forces, energies_eV=energies, energy_note=note,
+                         parameters=dict(p))
+
+
+def _read_vasprun(path: Path, timestep_fs: float | None, **_: Any) -> Trajectory:
+    fr = vasprun_frames(path)
+    p = fr.parameters
+    potim = None
+    if int(p.get("IBRION", -1)) == 0 and p.get("POTIM") is not None:
+        potim = float(p["POTIM"])
+    meta = {"engine": "vasp"}
+    if fr.energy_note:
+        meta["energy"] = fr.energy_note
     if p.get("TEBEG") is not None:
         meta["temperature_K"] = float(p["TEBEG"])
-    return Trajectory(species=species, positions=pos, cells=cells,
-                      timestep_fs=_resolve_dt(path, potim, timestep_fs), forces=forces,
-                      energies=energies, metadata=meta)
+    return Trajectory(species=fr.species, positions=fr.positions_A, cells=fr.cells_A,
+                      timestep_fs=_resolve_dt(path, potim, timestep_fs), forces=fr.forces_eV_A,
+                      energies=fr.energies_eV, metadata=meta)
 
 
 # ------------------------------------------------------------------ ASE (extxyz, .traj)

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from jobflow import Flow, Maker, Response, job
 
-from ssic_flows.analysis.trajectory import Trajectory
+from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 from ssic_flows.engines.base import EngineError, MDSettings, ReferenceEngine
 from ssic_flows.schemas import as_job_output, plain_structure_dict
 from ssic_flows.schemas import EngineProvenance, MDOutput, StaticOutput
@@ -130,26 +130,24 @@ def read_vasprun_trajectory(directory: str | Path, *, timestep_fs: float, first_
                             stride: int = 1, metadata: dict | None = None) -> Trajectory:
     """Frames of a VASP run from ``vasprun.xml[.gz]`` (pymatgen): positions Å, cells Å,
     forces eV/Å, energies eV (``e_fr_energy``, the free energy whose derivative the forces
-    are). ``steps`` count from ``first_step`` in units of ``stride`` MD steps (frame 0 = the
+    are, PSTRESS·V removed; parsed by :func:`ssic_flows.analysis.readers.vasprun_frames`). ``steps`` count from ``first_step`` in units of ``stride`` MD steps (frame 0 = the
     input structure; ``timestep_fs`` is per MD step and multiplied by ``stride``). vasprun does
     not hold velocities, so ``velocities`` is None.
     """
-    from pymatgen.io.vasp import Vasprun
+    from ssic_flows.analysis.readers import vasprun_frames
 
     path = _find(Path(directory), "vasprun.xml")
-    vr = Vasprun(str(path), parse_dos=False, parse_eigen=False, parse_projected_eigen=False,
-                 parse_potcar_file=False, exception_on_bad_xml=False)
-    steps = vr.ionic_steps
-    if not steps:
-        raise EngineError(f"{path}: no ionic steps")
-    species = [str(sp.symbol) for sp in steps[0]["structure"].species]
-    pos = np.array([s["structure"].cart_coords for s in steps])
-    cells = np.array([s["structure"].lattice.matrix for s in steps])
-    forces = np.array([s["forces"] for s in steps])
-    energies = np.array([s["e_fr_energy"] for s in steps])
+    try:
+        fr = vasprun_frames(path, exception_on_bad_xml=False)
+    except TrajectoryError as exc:
+        raise EngineError(f"{path}: no ionic steps ({exc})") from exc
+    if fr.forces_eV_A is None or fr.energies_eV is None:
+        raise EngineError(f"{path}: ionic steps without forces or energies")
+    species, pos, cells = fr.species, fr.positions_A, fr.cells_A
+    forces, energies = fr.forces_eV_A, fr.energies_eV
     return Trajectory(species=species, positions=pos, cells=cells,
                       timestep_fs=timestep_fs * stride, forces=forces, energies=energies,
-                      steps=np.arange(len(steps)) * stride + first_step,
+                      steps=np.arange(len(pos)) * stride + first_step,
                       metadata=dict(metadata or {}))
 
 
