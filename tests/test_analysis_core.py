@@ -10,7 +10,7 @@ import pytest
 from ssic_flows.analysis.compare import AGREES, DIFFERS, compare_ensembles, half_documents
 from ssic_flows.analysis.conductivity import arrhenius_fit, nernst_einstein, KB_EV_PER_K
 from ssic_flows.analysis.ensemble import EnsembleError, ensemble_stats
-from ssic_flows.analysis.msd import msd, msd_fft_sums
+from ssic_flows.analysis.msd import msd, msd_fft_sums, unwrapped_displacements
 from ssic_flows.analysis.rdf import partial_rdf
 from ssic_flows.analysis.report_json import analyze_trajectory, write_json
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
@@ -76,6 +76,12 @@ def test_chunked_msd_equals_brute_force_any_cell(cell_kind):
         assert np.allclose(m.msd_A2["S"], _brute_force_msd(tr, "S", ["Na"]), rtol=1e-9, atol=1e-9)
     with pytest.raises(ValueError, match="chunk_atoms"):
         msd(tr, chunk_atoms=0)
+    # the same unwrapping, as displacements in the time-contiguous layout (van Hove uses it)
+    na = tr.indices("Na")
+    x = tr.unwrapped()[:, na]
+    for chunk in (1, 5, 16):
+        u = unwrapped_displacements(tr, na, chunk_atoms=chunk)
+        assert np.allclose(u, (x - x[:1]).transpose(1, 2, 0), atol=1e-9)
 
 
 def test_brownian_D_recovered_both_estimates():

@@ -42,8 +42,8 @@ import numpy as np
 
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 
-__all__ = ["MSDResult", "msd", "msd_fft_sums", "unwrapped_atoms", "com_drift_A",
-           "linear_diffusion_fit", "A2_PER_FS_TO_CM2_PER_S"]
+__all__ = ["MSDResult", "msd", "msd_fft_sums", "unwrapped_atoms", "unwrapped_displacements",
+           "com_drift_A", "linear_diffusion_fit", "A2_PER_FS_TO_CM2_PER_S"]
 
 #: 1 Å²/fs in cm²/s.
 A2_PER_FS_TO_CM2_PER_S: float = 0.1
@@ -162,6 +162,22 @@ class _RowUnwrapper:
         _prefix_sum_rows(d)
         out[:, 0] = 0.0
         np.copyto(out[:, 1:], d.T)
+
+
+def unwrapped_displacements(traj: Trajectory, idx: np.ndarray, chunk_atoms: int = 16) -> np.ndarray:
+    """Continuous displacements u(t) = x(t) − x(0) of atoms ``idx``, shape (n, 3, F), Å.
+
+    Time-contiguous layout, built ``chunk_atoms`` at a time, so the peak memory is one copy
+    of these atoms' positions plus a few chunks (constant cells; NPT unwraps per chunk too).
+    """
+    idx = np.asarray(idx)
+    nf = traj.n_frames
+    out = np.empty((3 * idx.size, nf))
+    unwrap = _RowUnwrapper(traj, min(chunk_atoms, max(idx.size, 1)))
+    for a0 in range(0, idx.size, chunk_atoms):
+        sl = idx[a0:a0 + chunk_atoms]
+        unwrap.into(sl, out[3 * a0:3 * (a0 + sl.size)])
+    return out.reshape(idx.size, 3, nf)
 
 
 def _power_and_squares(rows: np.ndarray, nf: int) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ssic_flows.analysis.msd import unwrapped_atoms
+from ssic_flows.analysis.msd import unwrapped_displacements
 from ssic_flows.analysis.rdf import image_shifts, pair_distances_within, perpendicular_widths_A
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 
@@ -168,7 +168,7 @@ def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = N
     nbins = int(np.ceil(r_max_A / dr_A - 1e-9))
     edges = np.arange(nbins + 1) * dr_A
     shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
-    x = unwrapped_atoms(traj, idx)
+    u = unwrapped_displacements(traj, idx)  # (n, 3, F), one copy of the species' positions
     L = lag_frames.size
     gs = np.zeros((L, nbins))
     gd = np.zeros((L, nbins)) if distinct else None
@@ -178,21 +178,26 @@ def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = N
         if n < 2:
             raise TrajectoryError(f"Gd needs >= 2 {species} atoms; pass distinct=False")
         inv = np.linalg.inv(traj.cells)
-        frac = np.einsum("fnj,fjk->fnk", traj.positions[:, idx], inv)
         shifts = image_shifts(traj.cells, r_max_A)
         vols = traj.volumes_A3
         cell0 = traj.cells[0]
         box = (shifts.shape[0] == 1 and traj.constant_cell
                and bool(np.allclose(cell0, np.diag(np.diag(cell0)))))
-        if box:  # fast path: component-major fractional coordinates, (3, F, n)
-            frac_c = np.ascontiguousarray(frac.transpose(2, 0, 1))
-            lengths = np.diag(cell0).copy()
+        lengths = np.diag(cell0).copy()
         offdiag = ~np.eye(n, dtype=bool)
+
+        def frac_at(frames: np.ndarray) -> np.ndarray:
+            """Fractional coordinates of the species at ``frames``, (c, n, 3), made per
+            chunk (no copy of the whole run is kept)."""
+            pos = traj.positions[np.ix_(frames, idx)]
+            if box:
+                return pos / lengths
+            return np.einsum("cnj,cjk->cnk", pos, inv[frames])
         chunk = max(1, int(chunk_bytes // (n * n * 3 * 8 * 3)))
     for li, lag in enumerate(lag_frames):
         o = _origins(nf, int(lag), n_origins)
         n_used[li] = o.size
-        r = np.linalg.norm(x[o + lag] - x[o], axis=-1).ravel()
+        r = np.linalg.norm(u[:, :, o + lag] - u[:, :, o], axis=1).ravel()
         b = (r / dr_A).astype(np.int64)
         inside = b < nbins
         frac_in[li] = inside.mean()
@@ -201,11 +206,13 @@ def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = N
             acc = np.zeros(nbins)
             for c0 in range(0, o.size, chunk):
                 oc = o[c0:c0 + chunk]
-                if box:
-                    acc += vols[0] * _distinct_counts_box(frac_c[:, oc + lag], frac_c[:, oc],
-                                                          lengths, r_max_A, dr_A, nbins)
+                fa, fb = frac_at(oc + lag), frac_at(oc)
+                if box:  # component-major (3, c, n) blocks
+                    acc += vols[0] * _distinct_counts_box(
+                        np.ascontiguousarray(fa.transpose(2, 0, 1)),
+                        np.ascontiguousarray(fb.transpose(2, 0, 1)), lengths, r_max_A, dr_A, nbins)
                     continue
-                d = frac[oc + lag][:, None, :, :] - frac[oc][:, :, None, :]  # (c, i, j, 3)
+                d = fa[:, None, :, :] - fb[:, :, None, :]  # (c, i, j, 3)
                 d = d[:, offdiag]  # (c, n(n-1), 3)
                 rr, flat = pair_distances_within(d, traj.cells[oc + lag], r_max_A, shifts)
                 cc = flat // d.shape[1]
