@@ -130,7 +130,8 @@ def read_vasprun_trajectory(directory: str | Path, *, timestep_fs: float, first_
                             stride: int = 1, metadata: dict | None = None) -> Trajectory:
     """Frames of a VASP run from ``vasprun.xml[.gz]`` (pymatgen): positions Å, cells Å,
     forces eV/Å, energies eV (``e_fr_energy``, the free energy whose derivative the forces
-    are, PSTRESS·V removed; parsed by :func:`ssic_flows.analysis.readers.vasprun_frames`). ``steps`` count from ``first_step`` in units of ``stride`` MD steps (frame 0 = the
+    are, PSTRESS·V removed; parsed by :func:`ssic_flows.analysis.readers.vasprun_frames`).
+    ``steps`` count from ``first_step`` in units of ``stride`` MD steps (frame 0 = the
     input structure; ``timestep_fs`` is per MD step and multiplied by ``stride``). vasprun does
     not hold velocities, so ``velocities`` is None.
     """
