@@ -25,7 +25,7 @@ def md_reference(n_steps: int, seed: int, checkpoint_every: int = 10) -> Traject
     from ase.build import bulk
     from ase.calculators.emt import EMT
 
-    from ssic_flows.engines.ase_md import run_md
+    from ssic_flows.engines.common.ase_md import run_md
     from ssic_flows.engines.base import MDSettings
 
     settings = MDSettings(temperature_K=300.0, timestep_fs=2.0, n_steps=n_steps, save_every=1,
@@ -40,7 +40,7 @@ def md_checkpointed(n_steps: int, seed: int, checkpoint_every: int = 10,
     from ase.build import bulk
     from ase.calculators.emt import EMT
 
-    from ssic_flows.engines.ase_md import checkpoint_dir_for_current_job, run_md
+    from ssic_flows.engines.common.ase_md import checkpoint_dir_for_current_job, run_md
     from ssic_flows.engines.base import MDSettings
 
     settings = MDSettings(temperature_K=300.0, timestep_fs=2.0, n_steps=n_steps, save_every=1,

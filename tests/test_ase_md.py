@@ -14,7 +14,7 @@ pytest.importorskip("ase")
 from ase.build import bulk  # noqa: E402
 from ase.calculators.emt import EMT  # noqa: E402
 
-from ssic_flows.engines.ase_md import (  # noqa: E402
+from ssic_flows.engines.common.ase_md import (  # noqa: E402
     checkpoint_dir_for_current_job, kinetic_temperature_K, load_checkpoint, run_md)
 from ssic_flows.engines.base import EngineError, MDSettings  # noqa: E402
 
@@ -42,7 +42,7 @@ _KILL_SCRIPT = textwrap.dedent("""
     import os, signal, sys
     from ase.build import bulk
     from ase.calculators.emt import EMT
-    from ssic_flows.engines.ase_md import run_md
+    from ssic_flows.engines.common.ase_md import run_md
     from ssic_flows.engines.base import MDSettings
     s = MDSettings(temperature_K=500, timestep_fs=2, n_steps=200, save_every=5, seed=11,
                    thermostat=sys.argv[2], thermostat_time_fs=40, checkpoint_every=20)

@@ -18,9 +18,9 @@ from monty.json import MontyDecoder  # noqa: E402
 from pymatgen.io.ase import AseAtomsAdaptor  # noqa: E402
 
 from ssic_flows.analysis.trajectory import Trajectory  # noqa: E402
-from ssic_flows.engines.ase_md import run_md  # noqa: E402
+from ssic_flows.engines.common.ase_md import run_md  # noqa: E402
 from ssic_flows.engines.base import EngineError, MDSettings, ReferenceEngine, TrainSettings  # noqa: E402
-from ssic_flows.engines.embedded import md_output_from_trajectory  # noqa: E402
+from ssic_flows.engines.common.outputs import md_output_from_trajectory  # noqa: E402
 from ssic_flows.schemas import as_job_output  # noqa: E402
 from ssic_flows.engines.gap import GAPEngine  # noqa: E402
 from ssic_flows.schemas import EngineProvenance, MDOutput, StaticOutput, TrainOutput  # noqa: E402

@@ -40,6 +40,7 @@ from jobflow import Maker, job
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings, ReferenceEngine
+from ssic_flows.engines.common.outputs import as_structure, as_trajectory
 from ssic_flows.engines.cp2k_io import (
     Cp2kSettings,
     basis_and_potential_names,
@@ -76,35 +77,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def _settings(d: dict | Cp2kSettings) -> Cp2kSettings:
     return d if isinstance(d, Cp2kSettings) else Cp2kSettings(**d)
-
-
-def _structure(s):
-    from pymatgen.core import Structure
-
-    if isinstance(s, Structure):
-        return s
-    if isinstance(s, dict):
-        return Structure.from_dict(s)
-    if hasattr(s, "get_chemical_symbols"):  # ASE Atoms
-        from pymatgen.io.ase import AseAtomsAdaptor
-
-        return AseAtomsAdaptor.get_structure(s)
-    raise EngineError(f"expected a pymatgen Structure (or its dict / ASE Atoms), got {type(s).__name__}")
-
-
-def _trajectory(t) -> Trajectory:
-    """A Trajectory from a Trajectory, its dict, or an MDOutput (object or dict) holding one."""
-    if isinstance(t, Trajectory):
-        return t
-    if isinstance(t, dict):
-        if "positions" in t:
-            return Trajectory.from_dict({k: v for k, v in t.items() if not k.startswith("@")})
-        if isinstance(t.get("trajectory"), (Trajectory, dict)):
-            return _trajectory(t["trajectory"])
-    if isinstance(getattr(t, "trajectory", None), Trajectory):
-        return t.trajectory
-    raise EngineError(f"CP2K single points need a Trajectory of frames, got {type(t).__name__}; "
-                      "pass e.g. md_job.output.trajectory")
 
 
 def check_elements(elements, settings: Cp2kSettings) -> None:
@@ -185,7 +157,7 @@ def run_cp2k_md(structure, md: dict, cp2k: dict, checkpoint_root: str | None = N
     """
     from ssic_flows.store.config import ssic_home
 
-    structure = _structure(structure)
+    structure = as_structure(structure)
     mds = MDSettings(**md)
     settings = _settings(cp2k)
     find_cp2k_executable()
@@ -295,7 +267,7 @@ def run_cp2k_static(frames, cp2k: dict, reuse_wfn: bool = True) -> dict:
     data store; ``energies_eV`` repeats the energies in the document. Runs in
     ``./cp2k_static`` of the job's working directory.
     """
-    frames = _trajectory(frames)
+    frames = as_trajectory(frames, "CP2K single points")
     settings = _settings(cp2k)
     find_cp2k_executable()
     check_elements(set(frames.species), settings)

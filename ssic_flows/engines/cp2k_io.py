@@ -26,7 +26,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ssic_flows.engines.base import EngineError, MDSettings
+from ssic_flows.engines.common.process import run_process
 
 __all__ = [
     "BOHR_A", "CP2K_CMD_ENV", "CP2K_DATA_ENV", "Cp2kRun", "Cp2kSettings", "HARTREE_EV",
@@ -429,32 +429,6 @@ def cp2k_command(settings: Cp2kSettings, input_name: str) -> list[str]:
     return cmd
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: have the kernel send SIGTERM to CP2K (or mpirun) if the Python parent dies,
-    so a killed job does not leave CP2K running in its checkpoint directory."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux/glibc: no such safety net
-        pass
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Terminate the process group this module started (SIGTERM, then SIGKILL after 10 s)."""
-    import signal
-
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
-
-
 @dataclass
 class Cp2kRun:
     """What one CP2K process did: directory, exit status, wall time (s), output file."""
@@ -477,26 +451,18 @@ def run_cp2k(directory: str | Path, input_text: str, settings: Cp2kSettings,
     (directory / input_name).write_text(input_text)
     cmd = cp2k_command(settings, input_name)
     out = directory / output_name
-    t0 = time.perf_counter()
-    with open(out, "ab") as fh:
-        proc = subprocess.Popen(cmd, cwd=directory, stdout=fh, stderr=subprocess.STDOUT,
-                                env=_run_env(settings.omp_threads, settings.extra_env),
-                                start_new_session=True, preexec_fn=_die_with_parent)
-        try:
-            rc = proc.wait(timeout=settings.timeout_s)
-        except subprocess.TimeoutExpired:
-            _stop(proc)
-            raise EngineError(
-                f"CP2K exceeded timeout_s={settings.timeout_s} s in {directory}; raise "
-                "Cp2kSettings.timeout_s, use more MPI ranks (n_mpi) or a smaller cell. The MD "
-                "restart file (if any) is kept, so rerunning the job continues from it."
-            ) from None
-        except BaseException:
-            # interrupted (KeyboardInterrupt, SystemExit from a signal handler, ...): never
-            # leave a CP2K writing into a checkpoint directory a resumed run will use
-            _stop(proc)
-            raise
-    wall = time.perf_counter() - t0
+    try:
+        # interrupted (KeyboardInterrupt, SystemExit from a signal handler, ...): run_process
+        # never leaves a CP2K writing into a checkpoint directory a resumed run will use
+        proc = run_process(cmd, directory, out, timeout_s=settings.timeout_s,
+                           env=_run_env(settings.omp_threads, settings.extra_env))
+    except subprocess.TimeoutExpired:
+        raise EngineError(
+            f"CP2K exceeded timeout_s={settings.timeout_s} s in {directory}; raise "
+            "Cp2kSettings.timeout_s, use more MPI ranks (n_mpi) or a smaller cell. The MD "
+            "restart file (if any) is kept, so rerunning the job continues from it."
+        ) from None
+    rc, wall = proc.returncode, proc.wall_time_s
     if rc != 0:
         tail = "\n".join(out.read_text(errors="replace").splitlines()[-25:])
         raise EngineError(f"CP2K failed (exit {rc}) in {directory}; last lines of {out.name}:\n{tail}")

@@ -9,7 +9,7 @@ mistaken for AIMD.
 Jobs (module level, so FireWorks can re-import them):
 
 - :func:`chgnet_md` → :class:`~ssic_flows.schemas.MDOutput` (trajectory → data store;
-  checkpointed through :mod:`ssic_flows.engines.ase_md`, so a rerun resumes).
+  checkpointed through :mod:`ssic_flows.engines.common.ase_md`, so a rerun resumes).
 - :func:`chgnet_static` → :class:`~ssic_flows.schemas.StaticOutput` (a copy of the frames
   holding ``forces`` eV/Å and ``energies`` eV → data store).
 
@@ -31,14 +31,14 @@ from jobflow import Maker, job
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings, ReferenceEngine
-from ssic_flows.schemas import (
-    EngineProvenance, MDOutput, StaticOutput, as_job_output, plain_structure_dict,
+from ssic_flows.engines.common.outputs import (
+    as_md_settings, as_trajectory, md_output_from_trajectory,
 )
+from ssic_flows.schemas import EngineProvenance, StaticOutput, as_job_output
 
 __all__ = [
     "DEFAULT_MODEL", "EmbeddedMDMaker", "EmbeddedReference", "EmbeddedStaticMaker",
     "chgnet_calculator", "chgnet_md", "chgnet_provenance", "chgnet_static", "load_chgnet",
-    "md_output_from_trajectory",
 ]
 
 DEFAULT_MODEL = "0.3.0"
@@ -96,59 +96,13 @@ def chgnet_provenance(model_name: str = DEFAULT_MODEL, torch_threads: int = 1,
                   "torch_threads": torch_threads, "device": "cpu", **settings})
 
 
-def md_output_from_trajectory(traj: Trajectory, settings: MDSettings,
-                              provenance: EngineProvenance) -> MDOutput:
-    """Wrap a :func:`~ssic_flows.engines.ase_md.run_md` trajectory in an MDOutput."""
-    from pymatgen.core import Composition
-
-    meta = traj.metadata
-    return MDOutput(
-        provenance=provenance,
-        formula=Composition("".join(traj.species)).reduced_formula,
-        n_atoms=traj.n_atoms, temperature_K=settings.temperature_K,
-        timestep_fs=settings.timestep_fs, n_steps=int(meta.get("last_step", settings.n_steps)),
-        save_every=settings.save_every, seed=settings.seed, n_frames=traj.n_frames,
-        wall_time_s=float(meta.get("wall_time_s", 0.0)),
-        seconds_per_step=float(meta.get("seconds_per_step", 0.0)),
-        resumed_from_step=int(meta.get("resumed_from_step", 0)),
-        trajectory=traj, final_structure=plain_structure_dict(traj.to_structure(-1)),
-        metadata={"thermostat": meta.get("thermostat"),
-                  "thermostat_time_fs": meta.get("thermostat_time_fs"),
-                  "stopped_early": meta.get("stopped_early", False)},
-    )
-
-
-def _as_settings(settings: MDSettings | dict) -> MDSettings:
-    if isinstance(settings, MDSettings):
-        return settings
-    if isinstance(settings, dict):
-        return MDSettings(**{k: v for k, v in settings.items() if not k.startswith("@")})
-    raise EngineError(f"MD settings must be MDSettings or a dict, got {type(settings).__name__}")
-
-
-def _as_trajectory(frames: Any) -> Trajectory:
-    if isinstance(frames, Trajectory):
-        return frames
-    if isinstance(frames, dict):
-        if "positions" in frames:
-            return Trajectory.from_dict(frames)
-        if isinstance(frames.get("trajectory"), (Trajectory, dict)):  # an MDOutput dict
-            return _as_trajectory(frames["trajectory"])
-    traj = getattr(frames, "trajectory", None)  # an MDOutput
-    if isinstance(traj, Trajectory):
-        return traj
-    raise EngineError(
-        f"static single points need a Trajectory of frames, got {type(frames).__name__}; pass "
-        "e.g. md_job.output.trajectory")
-
-
 @job(data=Trajectory)
 def chgnet_md(structure: Any, settings: dict, model_name: str = DEFAULT_MODEL,
               torch_threads: int = 1) -> dict:
     """NVT MD with CHGNet (stand-in for AIMD); resumes from its checkpoint when rerun."""
-    from ssic_flows.engines.ase_md import checkpoint_dir_for_current_job, run_md
+    from ssic_flows.engines.common.ase_md import checkpoint_dir_for_current_job, run_md
 
-    s = _as_settings(settings)
+    s = as_md_settings(settings)
     prov = chgnet_provenance(model_name, torch_threads)
     traj = run_md(structure, chgnet_calculator(model_name, torch_threads), s,
                   checkpoint_dir_for_current_job(),
@@ -161,7 +115,7 @@ def chgnet_md(structure: Any, settings: dict, model_name: str = DEFAULT_MODEL,
 def chgnet_static(frames: Any, model_name: str = DEFAULT_MODEL,
                   torch_threads: int = 1) -> dict:
     """CHGNet single points: energies (eV) and forces (eV/Å) for every frame."""
-    traj = _as_trajectory(frames)
+    traj = as_trajectory(frames)
     t0 = time.perf_counter()
     energies, forces = chgnet_single_points(traj, model_name, torch_threads)
     prov = chgnet_provenance(model_name, torch_threads)
@@ -236,7 +190,7 @@ class EmbeddedReference(ReferenceEngine):
         self.torch_threads = int(torch_threads)
 
     def md_maker(self, settings: MDSettings) -> EmbeddedMDMaker:
-        return EmbeddedMDMaker(settings=_as_settings(settings), model_name=self.model_name,
+        return EmbeddedMDMaker(settings=as_md_settings(settings), model_name=self.model_name,
                                torch_threads=self.torch_threads)
 
     def static_maker(self) -> EmbeddedStaticMaker:

@@ -48,7 +48,10 @@ from jobflow import Flow, Maker, Response, job
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings, MLFFEngine, TrainSettings
-from ssic_flows.engines.embedded import _as_settings, _as_trajectory, md_output_from_trajectory
+from ssic_flows.engines.common.process import run_process
+from ssic_flows.engines.common.outputs import (
+    as_md_settings, as_trajectory, md_output_from_trajectory,
+)
 from ssic_flows.schemas import EngineProvenance, TrainOutput, as_job_output
 
 __all__ = [
@@ -74,6 +77,7 @@ DEFAULT_GAP_SETTINGS: dict[str, Any] = {
     "abort_factor": 20.0,            # stop a segment when BEEF > abort_factor·threshold
     "thermostat": "csvr",
     "thermostat_time_fs": 50.0,
+    "fit_timeout_s": 6 * 3600.0,     # gap_fit is killed (with its process group) after this, s
 }
 
 
@@ -190,20 +194,19 @@ def fit_gap(train_xyz: Path, model_path: Path, engine_settings: dict | None = No
     ]
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     log = model_path.parent / (model_path.stem + ".gap_fit.log")
-    t0 = time.perf_counter()
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, cwd=model_path.parent, stdout=fh, stderr=subprocess.STDOUT,
-                                env=env)
-        _, status, ru = os.wait4(proc.pid, 0)  # reap ourselves to read the child's peak RSS
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0 or not model_path.exists():
+    try:
+        run = run_process(cmd, model_path.parent, log, env=env, append=False,
+                          timeout_s=s["fit_timeout_s"])
+    except subprocess.TimeoutExpired:
+        raise EngineError(
+            f"gap_fit exceeded fit_timeout_s={s['fit_timeout_s']} s on {train_xyz}; raise "
+            "engine_settings['fit_timeout_s'] or lower soap_n_sparse / the training set") from None
+    if run.returncode != 0 or not model_path.exists():
         tail = "\n".join(log.read_text().splitlines()[-15:])
-        raise EngineError(f"gap_fit failed (exit {proc.returncode}); log tail:\n{tail}\n"
+        raise EngineError(f"gap_fit failed (exit {run.returncode}); log tail:\n{tail}\n"
                           "check the training data and the descriptor settings")
-    peak_kb = ru.ru_maxrss  # Linux: kB
-    return {"model_path": str(model_path), "fit_wall_s": wall,
-            "peak_rss_MB": peak_kb / 1024.0, "command": " ".join(cmd[1:])}
+    return {"model_path": str(model_path), "fit_wall_s": run.wall_time_s,
+            "peak_rss_MB": run.peak_rss_MB, "command": " ".join(cmd[1:])}
 
 
 def _sha256(path: Path) -> str:
@@ -281,10 +284,10 @@ def gap_provenance(**settings: Any) -> EngineProvenance:
 @job(data=Trajectory)
 def gap_md(structure: Any, model: Any, settings: dict) -> dict:
     """NVT MLMD with a trained GAP; checkpointed (resumes on rerun)."""
-    from ssic_flows.engines.ase_md import checkpoint_dir_for_current_job, run_md
+    from ssic_flows.engines.common.ase_md import checkpoint_dir_for_current_job, run_md
 
     m = _load_model(model)
-    s = _as_settings(settings)
+    s = as_md_settings(settings)
     pot = gap_potential(m.model_path)
     prov = gap_provenance(model_path=m.model_path, model_sha256=m.model_sha256)
     traj = run_md(structure, pot, s, checkpoint_dir_for_current_job(),
@@ -296,7 +299,7 @@ def gap_md(structure: Any, model: Any, settings: dict) -> dict:
 def _explore(structure, model_path: Path, settings: TrainSettings, es: dict, iteration: int,
              scale: float) -> dict:
     """One MLMD segment with BEEF monitoring; returns curve + candidate frames."""
-    from ssic_flows.engines.ase_md import run_md
+    from ssic_flows.engines.common.ase_md import run_md
 
     pot = gap_potential(model_path)
     vpot = gap_potential(model_path, purpose="variance")
@@ -371,7 +374,7 @@ def _labelled_frames(x: Any) -> Trajectory:
     f = x.get("forces") if isinstance(x, dict) else getattr(x, "forces", None)
     if isinstance(f, Trajectory):
         return f
-    return _as_trajectory(x)
+    return as_trajectory(x)
 
 
 @job(data=Trajectory)
@@ -556,11 +559,11 @@ class GAPEngine(MLFFEngine):
         return Flow(jobs, output=first.output, name="gap on-the-fly training")
 
     def md_maker(self, settings: MDSettings) -> GAPMDMaker:
-        return GAPMDMaker(settings=_as_settings(settings))
+        return GAPMDMaker(settings=as_md_settings(settings))
 
     def predict(self, model, frames) -> np.ndarray:
         m = _load_model(model)
-        traj = _as_trajectory(frames)
+        traj = as_trajectory(frames)
         pot = gap_potential(m.model_path)
         out = np.empty((traj.n_frames, traj.n_atoms, 3))
         for i in range(traj.n_frames):

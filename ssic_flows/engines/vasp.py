@@ -240,7 +240,7 @@ class VaspMDMaker(Maker):
         return makers
 
     def make(self, structure):
-        from ssic_flows.engines.cp2k import _structure
+        from ssic_flows.engines.common.outputs import as_structure
 
         if is_reference(structure):  # e.g. a build job's output: decide segments at run time
             j = vasp_md_deferred(structure, md=asdict(self.md_settings),
@@ -249,7 +249,7 @@ class VaspMDMaker(Maker):
                                  n_segments=self.n_segments, name=self.name)
             j.name = self.name
             return j
-        structure = _structure(structure)
+        structure = as_structure(structure)
         jobs, dirs = [], []
         prev = None
         for mk in self.segment_makers(structure):
@@ -293,9 +293,9 @@ def vasp_md_deferred(structure, md: dict, incar_overrides: dict, potcar_function
 def collect_vasp_static(frames, dir_names: list[str], engine_settings: dict,
                         t_start: float = 0.0) -> dict:
     """Job: energies (eV) and forces (eV/Å) of every frame's static run → StaticOutput."""
-    from ssic_flows.engines.cp2k import _trajectory
+    from ssic_flows.engines.common.outputs import as_trajectory
 
-    frames = _trajectory(frames)
+    frames = as_trajectory(frames, "VASP single points")
     energies, forces = [], []
     for d in dir_names:
         t = read_vasprun_trajectory(str(d).split(":", 1)[-1], timestep_fs=1.0)
@@ -323,9 +323,9 @@ def vasp_statics(frames, incar_overrides: dict, potcar_functional: str = "PBE_54
     """
     from atomate2.vasp.jobs.core import StaticMaker
 
-    from ssic_flows.engines.cp2k import _trajectory
+    from ssic_flows.engines.common.outputs import as_trajectory
 
-    traj = _trajectory(frames)
+    traj = as_trajectory(frames, "VASP single points")
     gen = _static_generator(incar_overrides, potcar_functional)
     jobs = []
     for i in range(traj.n_frames):

@@ -428,7 +428,7 @@ class VaspMLMDMaker(Maker):
         return VaspMLFFMaker(name=f"{self.name} run", ml_mode="run", input_set_generator=gen)
 
     def make(self, structure, model=None):
-        from ssic_flows.engines.cp2k import _structure
+        from ssic_flows.engines.common.outputs import as_structure
 
         if model is None:
             raise EngineError("VASP MLMD needs model=TrainOutput (from train_flow) or an ML_FF path")
@@ -439,7 +439,7 @@ class VaspMLMDMaker(Maker):
                                    potcar_functional=self.potcar_functional, name=self.name)
             j.name = self.name
             return j
-        structure = _structure(structure)
+        structure = as_structure(structure)
         run = self.run_maker(structure).make(structure, ml_ff=_model_path(model))
         collect = collect_vasp_md([run.output.dir_name], md=asdict(self.md_settings),
                                   engine_settings={"engine": "vasp-mlff", "ML_MODE": "run"},
@@ -505,7 +505,7 @@ class VaspMLFF(MLFFEngine):
         ``initial_model``: a TrainOutput whose ``metadata['ml_ab_path']`` seeds the first
         training job (the study trained doped Na3SbS4 starting from pristine's data).
         """
-        from ssic_flows.engines.cp2k import _structure
+        from ssic_flows.engines.common.outputs import as_structure
 
         ref_incar = self._reference_incar(reference)
         if is_reference(structure):
@@ -515,7 +515,7 @@ class VaspMLFF(MLFFEngine):
                                          model_root=self.model_root)
             j.name = "vasp mlff training"
             return j
-        structure = _structure(structure)
+        structure = as_structure(structure)
         md = MDSettings(temperature_K=settings.temperature_K, timestep_fs=settings.timestep_fs,
                         n_steps=settings.segment_steps, seed=settings.seed)
         over = _ml_overrides(settings.engine_settings)
@@ -568,11 +568,11 @@ class VaspMLFF(MLFFEngine):
         from atomate2.vasp.files import write_vasp_input_set
         from atomate2.vasp.run import run_vasp
 
-        from ssic_flows.engines.cp2k import _trajectory
+        from ssic_flows.engines.common.outputs import as_trajectory
         from ssic_flows.engines.vasp import read_vasprun_trajectory
 
         check_vasp_available()  # EngineError: "VASP is not available on this machine; run on a cluster ..."
-        traj = _trajectory(frames)
+        traj = as_trajectory(frames, "VASP single points")
         md = MDSettings(temperature_K=300.0, n_steps=1)
         gen = mlff_generator("run", md, 1, reference_incar={}, beef_threshold_eV_A=None,
                              ml_overrides={"ML_OUTBLOCK": 1}, species=traj.species,
