@@ -20,9 +20,9 @@ from ssic_flows.analysis.tetrahedra import (
     omega_density,
     tetrahedral_angles,
     theta_density,
-    wavenumber_cm1_to_frequency_per_fs,
 )
 from ssic_flows.analysis.trajectory import Trajectory
+from ssic_flows.analysis.units import wavenumber_cm1_to_frequency_per_fs
 
 A_AGI = 5.07  # Å, α-AgI bcc lattice parameter
 TET_DIRS = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3.0)

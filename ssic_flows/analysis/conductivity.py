@@ -19,12 +19,9 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["ELEMENTARY_CHARGE_C", "KB_J_PER_K", "KB_EV_PER_K", "ConductivityResult",
-           "ArrheniusResult", "nernst_einstein", "arrhenius_fit"]
+from ssic_flows.analysis.units import ELEMENTARY_CHARGE_C, KB_EV_PER_K, KB_J_PER_K
 
-ELEMENTARY_CHARGE_C: float = 1.602176634e-19
-KB_J_PER_K: float = 1.380649e-23
-KB_EV_PER_K: float = KB_J_PER_K / ELEMENTARY_CHARGE_C
+__all__ = ["ConductivityResult", "ArrheniusResult", "nernst_einstein", "arrhenius_fit"]
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ Because the average over atoms and Cartesian components is linear, the squares a
 power spectra are summed over atoms *before* the recursion and the single inverse FFT, so
 memory beyond the trajectory itself is a few chunks of atoms (``chunk_atoms``) plus O(F).
 
-Positions are unwrapped atom-chunk by atom-chunk (fractional steps brought into
-[-0.5, 0.5), accumulated, mapped with each frame's cell; NPT-safe), never all at once.
+Positions are unwrapped atom-chunk by atom-chunk (:class:`~ssic_flows.analysis.geometry.RowUnwrapper`:
+fractional steps brought into [-0.5, 0.5), accumulated, mapped with each frame's cell;
+NPT-safe), never all at once.
 
 Drift: ``drift="framework"`` subtracts the (mass-weighted) centre-of-mass displacement of
 the framework species (every species not in ``mobile``; the thermostat lets the whole
@@ -40,144 +41,11 @@ from typing import Sequence
 
 import numpy as np
 
+from ssic_flows.analysis.geometry import RowUnwrapper, atom_positions, unwrapped_positions
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
+from ssic_flows.analysis.units import A2_PER_FS_TO_CM2_PER_S
 
-__all__ = ["MSDResult", "msd", "msd_fft_sums", "unwrapped_atoms", "unwrapped_displacements",
-           "com_drift_A", "linear_diffusion_fit", "A2_PER_FS_TO_CM2_PER_S"]
-
-#: 1 Å²/fs in cm²/s.
-A2_PER_FS_TO_CM2_PER_S: float = 0.1
-
-
-def unwrapped_atoms(traj: Trajectory, idx: np.ndarray) -> np.ndarray:
-    """Continuous Cartesian positions of the atoms ``idx``, shape (F, len(idx), 3), Å."""
-    idx = np.asarray(idx)
-    if idx.size and idx[-1] - idx[0] + 1 == idx.size and np.all(np.diff(idx) == 1):
-        pos = traj.positions[:, idx[0]:idx[-1] + 1]  # contiguous atoms: a view, no gather
-    else:
-        pos = traj.positions[:, idx]
-    if traj.constant_cell:
-        inv = np.linalg.inv(traj.cells[0])
-        frac = pos @ inv
-        d = np.diff(frac, axis=0)
-        d -= np.round(d)
-        frac[1:] = frac[:1] + np.cumsum(d, axis=0)
-        return frac @ traj.cells[0]
-    inv = np.linalg.inv(traj.cells)
-    frac = np.einsum("fnj,fjk->fnk", pos, inv)
-    d = np.diff(frac, axis=0)
-    d -= np.round(d)
-    frac[1:] = frac[:1] + np.cumsum(d, axis=0)
-    return np.einsum("fnj,fjk->fnk", frac, traj.cells)
-
-
-def _atom_block(positions: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Positions of atoms ``idx`` as (F, 3·len(idx)) rows (x, y, z per atom), Å.
-
-    A view when ``idx`` is a contiguous run of atoms (the usual species block), else a gather.
-    """
-    nf = positions.shape[0]
-    if idx.size and idx[-1] - idx[0] + 1 == idx.size and np.all(np.diff(idx) == 1):
-        return positions[:, idx[0]:idx[-1] + 1].reshape(nf, 3 * idx.size)
-    return positions[:, idx].reshape(nf, 3 * idx.size)
-
-
-def _prefix_sum_rows(d: np.ndarray, block: int = 32) -> None:
-    """In-place cumulative sum of ``d`` (T, m) along axis 0 (time), vectorised over columns.
-
-    ``np.cumsum(axis=0)`` walks each column separately; here ``block − 1`` vector adds
-    build the prefix sums inside blocks of ``block`` rows, a short cumsum over the block
-    ends gives the carries, and one add applies them: about twice as fast, same result up
-    to rounding (sums in a different order).
-    """
-    nt = d.shape[0]
-    nb = nt // block
-    if nb < 2:
-        np.cumsum(d, axis=0, out=d)
-        return
-    x = d[:nb * block].reshape(nb, block, d.shape[1])
-    for j in range(1, block):
-        x[:, j] += x[:, j - 1]
-    carry = np.cumsum(x[:, -1], axis=0)
-    x[1:] += carry[:-1, None, :]
-    np.cumsum(d[nb * block - 1:], axis=0, out=d[nb * block - 1:])  # the ragged tail
-
-
-class _RowUnwrapper:
-    """Unwrapped displacements of chunks of atoms, in time-contiguous rows of a buffer.
-
-    The layout the FFT wants: row 3·i + k holds component k of atom i over all F frames,
-    as the continuous displacement u(t) = x(t) − x(0), Å (the MSD and every drift term are
-    differences, so the origin drops out, and small numbers keep the FFT sums accurate).
-
-    Frame-to-frame steps are taken in the frame-major layout (vectorised over the atoms of
-    the chunk); the steps across the cell (|Δs| > ½ in fractional coordinates, rare) are
-    found with one comparison and corrected sparsely; a blocked prefix sum rebuilds the
-    path; one transposing copy writes the rows. No copy of the whole trajectory is made;
-    the scratch space is three chunks.
-
-    Constant orthorhombic cells use per-component lengths, constant triclinic cells their
-    inverse; variable cells (NPT) fall back to :func:`unwrapped_atoms` for each chunk.
-    """
-
-    def __init__(self, traj: Trajectory, max_atoms: int):
-        self.traj = traj
-        self.nf = traj.n_frames
-        cells = np.asarray(traj.cells)
-        self.cell = cells[0]
-        self.constant = bool(np.allclose(cells, self.cell))
-        lengths = np.diag(self.cell)
-        self.orthorhombic = self.constant and bool(np.allclose(self.cell, np.diag(lengths)))
-        self.inv = np.linalg.inv(self.cell)
-        self.len_rows = np.tile(lengths, max_atoms)
-        self.half_rows = self.len_rows / 2
-        # flat scratch, viewed per chunk as contiguous (rows, 3·n) arrays
-        self._pos = np.empty(self.nf * 3 * max_atoms)
-        self._d = np.empty((self.nf - 1) * 3 * max_atoms)
-        self._mask = np.empty(self._d.size, dtype=bool)
-
-    def into(self, idx: np.ndarray, out: np.ndarray) -> None:
-        """Write u(t) = x(t) − x(0) of atoms ``idx`` into ``out`` (3·len(idx), F), Å."""
-        nf, n3 = self.nf, 3 * idx.size
-        if not self.constant:
-            x = unwrapped_atoms(self.traj, idx).reshape(nf, n3)
-            np.subtract(x.T, x[0][:, None], out=out)
-            return
-        pos = self._pos[:nf * n3].reshape(nf, n3)
-        np.copyto(pos, _atom_block(self.traj.positions, idx))  # one strided gather
-        d = self._d[:(nf - 1) * n3].reshape(nf - 1, n3)
-        np.subtract(pos[1:], pos[:-1], out=d)  # steps, Å
-        if self.orthorhombic:
-            scratch, mask = pos[1:], self._mask[:d.size].reshape(d.shape)
-            np.abs(d, out=scratch)
-            np.greater(scratch, self.half_rows[:n3], out=mask)
-            jump = np.flatnonzero(mask)  # steps that crossed the cell: few
-            if jump.size:
-                col = jump % n3
-                flat = d.reshape(-1)
-                flat[jump] -= self.len_rows[col] * np.rint(flat[jump] / self.len_rows[col])
-        else:
-            d3 = d.reshape(nf - 1, idx.size, 3)
-            d3 -= np.rint(d3 @ self.inv) @ self.cell
-        _prefix_sum_rows(d)
-        out[:, 0] = 0.0
-        np.copyto(out[:, 1:], d.T)
-
-
-def unwrapped_displacements(traj: Trajectory, idx: np.ndarray, chunk_atoms: int = 16) -> np.ndarray:
-    """Continuous displacements u(t) = x(t) − x(0) of atoms ``idx``, shape (n, 3, F), Å.
-
-    Time-contiguous layout, built ``chunk_atoms`` at a time, so the peak memory is one copy
-    of these atoms' positions plus a few chunks (constant cells; NPT unwraps per chunk too).
-    """
-    idx = np.asarray(idx)
-    nf = traj.n_frames
-    out = np.empty((3 * idx.size, nf))
-    unwrap = _RowUnwrapper(traj, min(chunk_atoms, max(idx.size, 1)))
-    for a0 in range(0, idx.size, chunk_atoms):
-        sl = idx[a0:a0 + chunk_atoms]
-        unwrap.into(sl, out[3 * a0:3 * (a0 + sl.size)])
-    return out.reshape(idx.size, 3, nf)
+__all__ = ["MSDResult", "msd", "msd_fft_sums", "com_drift_A", "linear_diffusion_fit"]
 
 
 def _power_and_squares(rows: np.ndarray, nf: int) -> tuple[np.ndarray, np.ndarray]:
@@ -225,7 +93,8 @@ def com_drift_A(traj: Trajectory, idx: np.ndarray, chunk_atoms: int = 256) -> np
     acc = np.zeros((traj.n_frames, 3))
     for a0 in range(0, idx.size, chunk_atoms):
         sl = idx[a0:a0 + chunk_atoms]
-        x = unwrapped_atoms(traj, sl)
+        x = unwrapped_positions(atom_positions(traj.positions, sl),
+                                traj.cells[0] if traj.constant_cell else traj.cells)
         acc += np.einsum("fnk,n->fk", x - x[:1], m[a0:a0 + chunk_atoms])
     return acc / m.sum()
 
@@ -405,7 +274,7 @@ def msd(traj: Trajectory, species: Sequence[str] | None = None, drift: str = "fr
     nfft = _fft_length(nf)
     chunk_atoms = min(chunk_atoms, max(traj.indices(e).size for e in needed))
     buf = np.zeros((3 * chunk_atoms, nfft))  # columns >= F stay zero: the FFT padding
-    unwrap = _RowUnwrapper(traj, chunk_atoms)
+    unwrap = RowUnwrapper(traj.positions, traj.cells, chunk_atoms)
     want_x = {sp for sp in species if framework_of(sp)}  # X(t) for the cross term
     want_m = {e for sp in species for e in framework_of(sp)}  # framework COM R(t)
     raw: dict[str, np.ndarray] = {}

@@ -26,30 +26,11 @@ from typing import Iterable
 
 import numpy as np
 
+from ssic_flows.analysis.geometry import perpendicular_widths_A
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 
-__all__ = ["RDFResult", "partial_rdf", "perpendicular_widths_A", "image_shifts",
+__all__ = ["RDFResult", "partial_rdf", "image_shifts",
            "pair_distances_within"]
-
-
-def perpendicular_widths_A(cells: np.ndarray) -> np.ndarray:
-    """Perpendicular widths of cells (distance between opposite faces), Å.
-
-    Parameters
-    ----------
-    cells : (..., 3, 3) array, lattice vectors as rows, Å.
-
-    Returns
-    -------
-    (..., 3) array: width along a, b, c, Å (volume / area of the opposite face).
-    """
-    cells = np.asarray(cells, dtype=float)
-    vol = np.abs(np.linalg.det(cells))
-    a, b, c = cells[..., 0, :], cells[..., 1, :], cells[..., 2, :]
-    areas = np.stack([np.linalg.norm(np.cross(b, c), axis=-1),
-                      np.linalg.norm(np.cross(c, a), axis=-1),
-                      np.linalg.norm(np.cross(a, b), axis=-1)], axis=-1)
-    return vol[..., None] / areas
 
 
 def image_shifts(cells: np.ndarray, r_max_A: float) -> np.ndarray:

@@ -25,8 +25,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from ssic_flows.analysis.conductivity import nernst_einstein
+from ssic_flows.analysis.geometry import perpendicular_widths_A
 from ssic_flows.analysis.msd import msd
-from ssic_flows.analysis.rdf import partial_rdf, perpendicular_widths_A
+from ssic_flows.analysis.rdf import partial_rdf
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 from ssic_flows.analysis.vanhove import van_hove
 from ssic_flows.analysis.vdos import vdos

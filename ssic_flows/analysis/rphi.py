@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ssic_flows.analysis.rdf import perpendicular_widths_A
+from ssic_flows.analysis.geometry import minimum_image, perpendicular_widths_A
 from ssic_flows.analysis.tetrahedra import TetrahedraError, TetrahedraIndex, find_tetrahedra
 from ssic_flows.analysis.trajectory import Trajectory
 
@@ -173,10 +173,10 @@ def r_phi_density(
         frac = np.einsum("fnj,fjk->fnk", sub.positions[start:stop], inv)
         fs = frac[:, s_idx]
         d_sa = frac[:, a_idx] - fs
-        d_sa -= np.round(d_sa)
+        minimum_image(d_sa)
         u = np.einsum("fnj,fjk->fnk", d_sa, cells)  # S→A, (C, 4T, 3) Å
         d_sm = frac[:, mob][:, None, :, :] - fs[:, :, None, :]
-        d_sm -= np.round(d_sm)
+        minimum_image(d_sm)
         w = np.einsum("fsmj,fjk->fsmk", d_sm, cells)  # S→M, (C, 4T, Nm, 3) Å
         r = np.linalg.norm(w, axis=-1)
         sel = (r < r_max_A) & (r > 0)

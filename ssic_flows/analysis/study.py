@@ -26,7 +26,7 @@ import numpy as np
 
 from ssic_flows.analysis.compare import compare_ensembles, half_documents
 from ssic_flows.analysis.ensemble import ensemble_stats
-from ssic_flows.analysis.rdf import perpendicular_widths_A
+from ssic_flows.analysis.geometry import perpendicular_widths_A
 from ssic_flows.analysis.report_json import analyze_trajectory
 from ssic_flows.analysis.trajectory import Trajectory
 

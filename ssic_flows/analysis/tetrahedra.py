@@ -45,13 +45,13 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ssic_flows.analysis.rdf import perpendicular_widths_A
+from ssic_flows.analysis.geometry import minimum_image, perpendicular_widths_A, unwrap_fractional
 from ssic_flows.analysis.trajectory import Trajectory
+from ssic_flows.analysis.units import frequency_per_fs_to_wavenumber_cm1, wavenumber_cm1_to_frequency_per_fs
 
 __all__ = [
     "ANGLE_TRIPLES",
     "EDGE_PAIRS",
-    "SPEED_OF_LIGHT_CM_S",
     "TetrahedraError",
     "TetrahedraIndex",
     "ThetaResult",
@@ -66,12 +66,7 @@ __all__ = [
     "lowpass_zero_phase",
     "filter_theta",
     "angular_velocity",
-    "wavenumber_cm1_to_frequency_per_fs",
-    "frequency_per_fs_to_wavenumber_cm1",
 ]
-
-SPEED_OF_LIGHT_CM_S = 2.99792458e10
-"""Speed of light, cm/s."""
 
 EDGE_PAIRS = np.array(list(combinations(range(4), 2)), dtype=int)
 """The 6 edges (vertex pairs) of a tetrahedron, shape (6, 2)."""
@@ -227,7 +222,7 @@ def _polyanion_tetrahedra(
         raise TetrahedraError(f"only {li.size} {ligand} atoms; a {center}{ligand}4 unit needs 4")
     inv = np.linalg.inv(cell)
     df = (pos[li][None, :, :] - pos[ci][:, None, :]) @ inv  # (C, L, 3) fractional
-    df -= np.round(df)
+    minimum_image(df)
     dv = df @ cell
     dist = np.linalg.norm(dv, axis=-1)
     order = np.argsort(dist, axis=1)
@@ -461,11 +456,7 @@ def _continuous_vertex_vectors(
         stop = min(start + chunk_frames, traj.n_frames)
         cells = traj.cells[start:stop]
         frac = np.einsum("fnj,fjk->fnk", traj.positions[start:stop][:, atoms], np.linalg.inv(cells))
-        prev = frac[:1] if last is None else last[None]
-        d = np.diff(np.concatenate([prev, frac], axis=0), axis=0)
-        d -= np.round(d)
-        base = frac[0] if last is None else last
-        cont = base[None] + np.cumsum(d, axis=0)
+        cont = unwrap_fractional(frac, last)
         last = cont[-1]
         rel = cont[:, col[:, 1:]] - cont[:, col[:, :1]]  # (C, T, 3, 3) fractional
         if anchor is None:
@@ -669,16 +660,6 @@ def omega_density(
 
 
 # ---------------------------------------------------------------------------- filtering, ω
-def wavenumber_cm1_to_frequency_per_fs(nu_cm1: float | np.ndarray) -> float | np.ndarray:
-    """ν̃ [cm^-1] → f [1/fs] = ν̃ × c[cm/s] × 1e-15."""
-    return np.asarray(nu_cm1) * SPEED_OF_LIGHT_CM_S * 1e-15
-
-
-def frequency_per_fs_to_wavenumber_cm1(f_per_fs: float | np.ndarray) -> float | np.ndarray:
-    """f [1/fs] → ν̃ [cm^-1] = f × 1e15 / c[cm/s]."""
-    return np.asarray(f_per_fs) * 1e15 / SPEED_OF_LIGHT_CM_S
-
-
 def _edge_pivots(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Slow level of (F, m) series at both ends: a quadratic least-squares fit over the
     first/last ``window`` samples, evaluated at the end sample.

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 from monty.json import MSONable
 
+from ssic_flows.analysis.geometry import unwrapped_positions
+
 __all__ = ["Trajectory", "TrajectoryError"]
 
 
@@ -161,15 +163,12 @@ class Trajectory(MSONable):
     def unwrapped(self) -> np.ndarray:
         """Continuous Cartesian positions (F, N, 3), Å.
 
-        Each frame-to-frame fractional displacement is brought into [-0.5, 0.5) (an atom
+        The package's one unwrapping rule (:func:`~ssic_flows.analysis.geometry.unwrapped_positions`):
+        each frame-to-frame fractional displacement is brought into [-0.5, 0.5) (an atom
         moves less than half a cell between stored frames) and accumulated. Works for
         NPT: displacements are taken in fractional space and mapped with each frame's cell.
         """
-        frac = self.fractional()
-        d = np.diff(frac, axis=0)
-        d -= np.round(d)
-        cont = np.concatenate([frac[:1], frac[:1] + np.cumsum(d, axis=0)], axis=0)
-        return np.einsum("fnj,fjk->fnk", cont, self.cells)
+        return unwrapped_positions(self.positions, self.cells)
 
     def with_finite_difference_velocities(self) -> Trajectory:
         """A copy whose velocities (Å/fs) are central differences of unwrapped positions.

@@ -33,8 +33,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ssic_flows.analysis.msd import unwrapped_displacements
-from ssic_flows.analysis.rdf import image_shifts, pair_distances_within, perpendicular_widths_A
+from ssic_flows.analysis.geometry import perpendicular_widths_A, unwrapped_displacements
+from ssic_flows.analysis.rdf import image_shifts, pair_distances_within
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 
 __all__ = ["VanHoveResult", "van_hove"]
@@ -168,7 +168,7 @@ def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = N
     nbins = int(np.ceil(r_max_A / dr_A - 1e-9))
     edges = np.arange(nbins + 1) * dr_A
     shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
-    u = unwrapped_displacements(traj, idx)  # (n, 3, F), one copy of the species' positions
+    u = unwrapped_displacements(traj.positions, traj.cells, idx)  # (n, 3, F), one copy of the species' positions
     L = lag_frames.size
     gs = np.zeros((L, nbins))
     gd = np.zeros((L, nbins)) if distinct else None

@@ -37,11 +37,9 @@ from typing import Sequence
 import numpy as np
 
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
+from ssic_flows.analysis.units import FS_INV_TO_CM_INV
 
-__all__ = ["VDOSResult", "vdos", "FS_INV_TO_CM_INV", "band_center_cm1"]
-
-#: 1/fs expressed in cm⁻¹ (10¹⁵ s⁻¹ / c, c in cm/s).
-FS_INV_TO_CM_INV: float = 1e15 / 2.99792458e10
+__all__ = ["VDOSResult", "vdos", "band_center_cm1"]
 
 
 @dataclass(frozen=True)

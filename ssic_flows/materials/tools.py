@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Element, Lattice, Structure
 
+from ssic_flows.analysis.geometry import perpendicular_widths_A
+
 __all__ = [
     "FORMAL_CHARGES",
     "AtomCountError",
@@ -128,15 +130,6 @@ def make_rng(seed: int | np.random.Generator) -> np.random.Generator:
 # ---------------------------------------------------------------------- supercells
 
 
-def _perpendicular_widths(lattice: Lattice) -> np.ndarray:
-    """Distances (Å) between opposite faces of the cell, i.e. V / |b×c|, V / |c×a|, V / |a×b|."""
-    m = lattice.matrix
-    vol = abs(np.linalg.det(m))
-    return np.array(
-        [vol / np.linalg.norm(np.cross(m[(i + 1) % 3], m[(i + 2) % 3])) for i in range(3)]
-    )
-
-
 def diagonal_scaling_for(structure: Structure, n_atoms: int) -> tuple[int, int, int]:
     """Most cubic integer diagonal scaling ``(na, nb, nc)`` giving exactly ``n_atoms``.
 
@@ -189,7 +182,7 @@ def best_diagonal_scaling(lattice: Lattice, n_cells: int) -> tuple[int, int, int
     """
     if isinstance(n_cells, bool) or not isinstance(n_cells, (int, np.integer)) or n_cells < 1:
         raise AtomCountError(f"number of cells must be a positive integer, got {n_cells!r}")
-    widths = _perpendicular_widths(lattice)
+    widths = perpendicular_widths_A(lattice.matrix)
     best_key, best = None, None
     for na in range(1, n_cells + 1):
         if n_cells % na:
