@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -90,7 +91,7 @@ def run_cmd(
     cfg = _store_cfg(db_config)
     if cfg.mode != "embedded":
         _fail("`ssic run` executes in-process on the embedded store; for a server use "
-              "`ssic submit FILE` and then `qlaunch rapidfire`")
+              "`ssic submit FILE` and then `ssic cluster qlaunch ... rapidfire`")
     from rich.console import Console
 
     from ssic_flows.display import RunProgress, print_summaries
@@ -207,16 +208,13 @@ def report_cmd(
     path = write_campaign_report(campaign, cfg, out)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
+
 def _server_lp(db_config: Optional[Path]):
-    cfg = _store_cfg(db_config)
-    if cfg.mode != "server":
-        _fail("this command needs a MongoDB LaunchPad: pass --db-config db_config/server.yaml "
-              "(or export SSIC_DB_CONFIG); on embedded defaults use `ssic run`")
+    from ssic_flows.cluster.launch import open_server
     from ssic_flows.store.config import StoreConfigError
-    from ssic_flows.store.launchpad import get_launchpad
 
     try:
-        return cfg, get_launchpad(cfg)
+        return open_server(db_config)
     except StoreConfigError as exc:
         _fail(str(exc))
 
@@ -227,8 +225,8 @@ def submit_cmd(
     db_config: Optional[Path] = DB_OPT,
 ) -> None:
     """Add a campaign to a MongoDB LaunchPad (once: resubmitting adds nothing); then run
-    `qlaunch` (see README, "Running on a cluster")."""
-    from ssic_flows.cluster import submit_campaign
+    `ssic cluster qlaunch` (see README, "Running on a cluster")."""
+    from ssic_flows.cluster.submit import submit_campaign
     from ssic_flows.engines.base import EngineError
     from ssic_flows.flows.campaign import build_campaign
 
@@ -256,9 +254,10 @@ def rerun_cmd(
                                           help="heartbeat age that counts as lost, s"),
     db_config: Optional[Path] = DB_OPT,
 ) -> None:
-    """Rerun a campaign's FIZZLED (and with --lost, lost) fireworks; then run `qlaunch`.
+    """Rerun a campaign's FIZZLED (and with --lost, lost) fireworks; then `ssic cluster qlaunch`.
     On embedded defaults, re-running `ssic run FILE` does this by itself."""
-    from ssic_flows.cluster import detect_lost, rerun_failed
+    from ssic_flows.cluster.lost import detect_lost
+    from ssic_flows.cluster.submit import rerun_failed
 
     cfg, lp = _server_lp(db_config)
     if lost:
@@ -268,6 +267,124 @@ def rerun_cmd(
         typer.echo(f"lost fireworks rerun: {res.rerun_fw_ids}")
     ids = rerun_failed(lp, campaign)
     typer.echo(f"FIZZLED fireworks rerun: {ids}")
+
+
+# ------------------------------------------------------------------ worker side (SLURM)
+cluster_app = typer.Typer(no_args_is_help=True, help=(
+    "Worker-side commands on a MongoDB LaunchPad: run jobs here (rlaunch, the SLURM job "
+    "body), submit SLURM jobs (qlaunch), render worker configs, find lost runs."))
+app.add_typer(cluster_app, name="cluster")
+
+
+
+class LaunchMode(str, Enum):
+    """How many jobs a launcher runs: one, or until none is READY."""
+
+    singleshot = "singleshot"
+    rapidfire = "rapidfire"
+
+
+class Resource(str, Enum):
+    """Resource classes (:data:`ssic_flows.cluster.routing.RESOURCE_CLASSES`)."""
+
+    cpu = "cpu"
+    gpu = "gpu"
+
+
+CDB_OPT = typer.Option(None, "--db-config", "-c", help="server-mode db config YAML (default: $SSIC_DB_CONFIG)")
+MODE_ARG = typer.Argument(..., help="singleshot: one job; rapidfire: until none is READY")
+FWORKER_OPT = typer.Option(None, "--fworker", "-w", help="rendered FWorker YAML (my_fworker_*.yaml)")
+RESOURCE_OPT = typer.Option(Resource.cpu, "--resource", "-r",
+                            help="resource class when no FWorker file is given")
+NLAUNCHES_OPT = typer.Option(0, "--nlaunches", help="0 = until no job is READY")
+SLEEP_OPT = typer.Option(None, "--sleep", help="seconds between rapidfire loops")
+LOGLVL_OPT = typer.Option("INFO", "--loglvl")
+
+
+@cluster_app.command("rlaunch")
+def cluster_rlaunch_cmd(mode: LaunchMode = MODE_ARG, db_config: Optional[Path] = CDB_OPT,
+                        fworker: Optional[Path] = FWORKER_OPT, resource: Resource = RESOURCE_OPT,
+                        fw_id: Optional[int] = typer.Option(None, "--fw-id"),
+                        nlaunches: int = NLAUNCHES_OPT,
+                        max_loops: int = typer.Option(-1, "--max-loops"),
+                        sleep: Optional[int] = SLEEP_OPT, loglvl: str = LOGLVL_OPT) -> None:
+    """Run jobs in this process (the SLURM job body); exit 3 if singleshot found none."""
+    from ssic_flows.cluster.launch import rlaunch
+
+    cfg, lp = _server_lp(db_config)
+    raise typer.Exit(rlaunch(cfg, lp, fworker=fworker, resource=resource.value,
+                             mode=mode.value, fw_id=fw_id, nlaunches=nlaunches, max_loops=max_loops,
+                             sleep_s=sleep, loglvl=loglvl))
+
+
+@cluster_app.command("qlaunch")
+def cluster_qlaunch_cmd(mode: LaunchMode = MODE_ARG, db_config: Optional[Path] = CDB_OPT,
+                        qadapter: Path = typer.Option(..., "--qadapter", "-q",
+                                                      help="rendered qadapter YAML"),
+                        fworker: Optional[Path] = FWORKER_OPT, resource: Resource = RESOURCE_OPT,
+                        launch_dir: Path = typer.Option(Path("."), "--launch-dir"),
+                        nlaunches: int = NLAUNCHES_OPT,
+                        njobs_queue: int = typer.Option(0, "--njobs-queue"),
+                        sleep: Optional[int] = SLEEP_OPT, loglvl: str = LOGLVL_OPT) -> None:
+    """Submit SLURM jobs that run `rlaunch`; exit 3 if singleshot found nothing READY."""
+    from ssic_flows.cluster.launch import qlaunch
+
+    _, lp = _server_lp(db_config)
+    raise typer.Exit(qlaunch(lp, qadapter, fworker=fworker, resource=resource.value,
+                             mode=mode.value, launch_dir=launch_dir, nlaunches=nlaunches,
+                             njobs_queue=njobs_queue, sleep_s=sleep, loglvl=loglvl))
+
+
+@cluster_app.command("configure")
+def cluster_configure_cmd(out: Path = typer.Option(..., "--out", help="directory for the rendered configs"),
+                          db_config: Optional[Path] = CDB_OPT,
+                          template_dir: Optional[Path] = typer.Option(
+                              None, "--template-dir", help="own templates (default: the packaged ones)")) -> None:
+    """Render the worker configs (my_fworker_*/my_qadapter_*.yaml) for this machine."""
+    import os
+
+    from ssic_flows.cluster.workers import write_worker_configs
+    from ssic_flows.store.config import StoreConfigError
+
+    try:
+        paths = write_worker_configs(out, db_config or os.environ.get("SSIC_DB_CONFIG", ""),
+                                     template_dir=template_dir)
+    except (StoreConfigError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    for k, v in paths.items():
+        typer.echo(f"{k}: {v}")
+
+
+@cluster_app.command("lost")
+def cluster_lost_cmd(db_config: Optional[Path] = CDB_OPT,
+                     expiration_secs: float = typer.Option(4 * 3600, "--expiration-secs",
+                                                           help="heartbeat age that counts as lost, s"),
+                     no_rerun: bool = typer.Option(False, "--no-rerun", help="only report"),
+                     campaign: Optional[str] = typer.Option(None, "--campaign",
+                                                            help="only this campaign")) -> None:
+    """Detect runs whose worker died (all campaigns by default) and rerun them."""
+    from ssic_flows.cluster.lost import detect_lost
+
+    _, lp = _server_lp(db_config)
+    res = detect_lost(lp, expiration_secs, rerun=not no_rerun, campaign_id=campaign)
+    for lid in res.launch_ids:
+        typer.echo(f"launch {lid}: {res.reasons.get(lid, 'lost')}")
+    typer.echo(f"lost fireworks: {res.fw_ids}; rerun: {res.rerun_fw_ids}")
+
+
+@cluster_app.command("launchpad-file")
+def cluster_launchpad_file_cmd(db_config: Optional[Path] = CDB_OPT,
+                               out: Optional[Path] = typer.Option(
+                                   None, "--out", help="default: $SSIC_HOME/my_launchpad.yaml")) -> None:
+    """Write my_launchpad.yaml (mode 600, holds the URI) for FireWorks' own `lpad` CLI."""
+    from ssic_flows.cluster.workers import write_launchpad_file
+    from ssic_flows.store.config import ssic_home
+
+    cfg = _store_cfg(db_config)
+    try:
+        typer.echo(write_launchpad_file(cfg, out or ssic_home() / "my_launchpad.yaml"))
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
 
 
 def main() -> None:

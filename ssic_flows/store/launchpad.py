@@ -76,7 +76,7 @@ def get_launchpad(cfg: StoreConfig):
 
     import pymongo
 
-    from ssic_flows.store.compat import apply_compat
+    from ssic_flows.store.mongo_compat import apply_compat
 
     lpmod.MongoClient = pymongo.MongoClient
     lp = LaunchPad(host=cfg.uri(), uri_mode=True,

@@ -1,9 +1,9 @@
-"""Compatibility shims for MongoDB wire servers that are not MongoDB (test use only).
+"""Shims for the ``nx-27017`` MongoDB wire server (NeoSQLite-backed; test use only).
 
-``mongo_compat: nx27017`` in the db config enables them; a real MongoDB needs ``none``
-(the default). Production runs on a real MongoDB server; the ``nx27017`` mode exists so the
-integration tests can run the whole production path (FireWorks + jobflow stores + SLURM)
-against the pip-installable ``nx-27017`` wire server (NeoSQLite-backed).
+Production never imports this module directly: ``mongo_compat: nx27017`` in the db config
+enables it through :mod:`ssic_flows.store.mongo_compat`; a real MongoDB needs ``none`` (the
+default). The mode exists so the integration tests can run the whole production path
+(FireWorks + jobflow stores + SLURM) against the pip-installable ``nx-27017`` server.
 
 What ``nx27017`` fixes, and how
 -------------------------------
@@ -11,7 +11,7 @@ What ``nx27017`` fixes, and how
    other fields on nx-27017 (FireWorks' checkout ``{"state": "READY", "$or": [...]}`` then
    reserves WAITING or RUNNING fireworks). The LaunchPad's collections are wrapped so that
    every write filter has its top-level ``$or`` moved into an ``$and`` (same meaning on any
-   MongoDB), and worker queries built by :func:`worker_query` carry an ``$or`` guard so that
+   MongoDB), and worker queries built by :func:`guard_worker_query` carry an ``$or`` guard so that
    FireWorks itself builds the ``$and`` form even in a plain ``rlaunch -w`` process.
 2. A compound index containing ``_id`` makes every later insert fail, and indexes on array
    fields make matches fail: FireWorks' ``tuneup`` (run by ``lpad reset``) creates both.
@@ -26,32 +26,18 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "COMPAT_MODES",
     "OR_GUARD",
-    "apply_compat",
-    "compat_mode",
+    "apply_nx27017",
     "drop_unsupported_indexes",
+    "guard_worker_query",
     "move_or_into_and",
-    "worker_query",
 ]
-
-COMPAT_MODES = ("none", "nx27017")
 
 #: A no-op ``$or`` for FWorker queries: FireWorks then puts its own ``$or`` inside ``$and``.
 OR_GUARD: dict = {"$or": [{"fw_id": {"$exists": True}}]}
 
 # index keys (FireWorks' tuneup) that nx-27017 handles correctly; all others are dropped
 _KEEP_KEYS = {"fireworks": [("_id",), ("fw_id",)], "launches": [("_id",), ("launch_id",)]}
-
-
-def _check_mode(mode: str | None) -> str:
-    mode = "none" if mode in (None, "") else mode
-    if mode not in COMPAT_MODES:
-        raise ValueError(
-            f"unknown mongo_compat {mode!r}: use 'none' for a real MongoDB server or 'nx27017' "
-            "for the nx-27017 test server (db config key mongo_compat)"
-        )
-    return mode
 
 
 def move_or_into_and(query: dict | None) -> dict | None:
@@ -113,14 +99,12 @@ def drop_unsupported_indexes(db) -> list[str]:
     return dropped
 
 
-def apply_compat(lp, mode: str | None) -> None:
-    """Apply the named compatibility mode to a LaunchPad (``none`` does nothing).
+def apply_nx27017(lp) -> None:
+    """Wrap a LaunchPad's collections and ``tuneup`` for nx-27017 (idempotent).
 
-    Idempotent. Raises ``ValueError`` for an unknown mode.
+    >>> apply_nx27017(lp)  # doctest: +SKIP
     """
-    mode = _check_mode(mode)
-    lp._ssic_compat = mode  # noqa: SLF001 - read by compat_mode / ssic_flows.cluster
-    if mode == "none" or getattr(lp, "_ssic_compat_applied", False):
+    if getattr(lp, "_ssic_compat_applied", False):
         return
     for cname in ("fireworks", "launches", "workflows", "offline_runs", "fw_id_assigner"):
         coll = getattr(lp, cname, None)
@@ -139,17 +123,14 @@ def apply_compat(lp, mode: str | None) -> None:
     drop_unsupported_indexes(lp.db)
 
 
-def compat_mode(lp) -> str:
-    """The compatibility mode applied to ``lp`` (``none`` if never applied)."""
-    return getattr(lp, "_ssic_compat", "none")
+def guard_worker_query(query: dict | None = None) -> dict:
+    """An FWorker ``query`` with its ``$or`` moved into ``$and`` plus :data:`OR_GUARD`.
 
-
-def worker_query(mode: str | None, query: dict | None = None) -> dict:
-    """An FWorker ``query`` that is safe under ``mode`` (adds :data:`OR_GUARD` for nx27017)."""
-    mode = _check_mode(mode)
+    >>> guard_worker_query({"a": 1}) == {"a": 1, **OR_GUARD}
+    True
+    """
     q = dict(query or {})
-    if mode == "nx27017":
-        if "$or" in q:
-            q["$and"] = [*q.get("$and", []), {"$or": q.pop("$or")}]
-        q.update(OR_GUARD)
+    if "$or" in q:
+        q["$and"] = [*q.get("$and", []), {"$or": q.pop("$or")}]
+    q.update(OR_GUARD)
     return q

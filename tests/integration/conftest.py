@@ -147,8 +147,10 @@ class Site:
     svc: Services
     procs: list = field(default_factory=list)
 
-    def cluster_cmd(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "ssic_flows.cluster", "-c", str(self.db_config), *args]
+    def cluster_cmd(self, command: str, *args: str) -> list[str]:
+        """``ssic cluster COMMAND --db-config <this site's db config> ARGS...`` as argv."""
+        return [sys.executable, "-m", "ssic_flows", "cluster", command,
+                "--db-config", str(self.db_config), *args]
 
     def qlaunch(self, rc: str = "cpu", mode: str = "singleshot", *extra: str,
                 qadapter: Path | None = None) -> subprocess.CompletedProcess:
@@ -162,7 +164,7 @@ class Site:
         return r
 
     def fw_states(self, campaign_id: str) -> dict[str, str]:
-        from ssic_flows.cluster import campaign_fireworks
+        from ssic_flows.cluster.submit import campaign_fireworks
 
         return {f["name"]: f["state"] for f in campaign_fireworks(self.lp, campaign_id)}
 
@@ -215,7 +217,7 @@ class Site:
 
 @pytest.fixture
 def site(cluster, tmp_path, request) -> Site:
-    from ssic_flows.cluster import write_worker_configs
+    from ssic_flows.cluster.workers import write_worker_configs
     from ssic_flows.store.config import load_store_config
     from ssic_flows.store.launchpad import get_launchpad
 

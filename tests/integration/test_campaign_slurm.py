@@ -36,7 +36,7 @@ def _flow(tag: str, n: int = 3):
 def test_submit_qlaunch_complete_and_query(site):
     from pymongo import MongoClient
 
-    from ssic_flows.cluster import campaign_states, submit_campaign
+    from ssic_flows.cluster.submit import campaign_states, submit_campaign
 
     t0 = time.perf_counter()
     res = submit_campaign(site.lp, _flow("c1"), "camp-1", {"study": "it"})
@@ -63,9 +63,9 @@ def test_submit_qlaunch_complete_and_query(site):
     # the trajectory went to GridFS (the "data" store), the doc holds a reference
     ref = docs["c1-traj"]["output"]["trajectory"]
     assert ref["@class"] == "Trajectory" and "blob_uuid" in ref
-    from ssic_flows.cluster import worker_jobstore
+    from ssic_flows.store.jobstore import get_jobstore
 
-    store = worker_jobstore(site.cfg)
+    store = get_jobstore(site.cfg)
     store.connect()
     out = store.get_output(docs["c1-traj"]["uuid"], load=True)
     from monty.json import MontyDecoder
@@ -84,7 +84,7 @@ def test_submit_qlaunch_complete_and_query(site):
 
 
 def test_concurrent_submission_is_deduplicated(site):
-    from ssic_flows.cluster import submit_campaign
+    from ssic_flows.cluster.submit import submit_campaign
     from ssic_flows.store.launchpad import get_launchpad
 
     results = []
@@ -111,7 +111,8 @@ def test_failed_job_fizzles_then_lpad_rerun_completes(site, tmp_path):
     from cluster_jobs import sqrt_of_input
     from flow_jobs import add
 
-    from ssic_flows.cluster import rerun_failed, write_launchpad_file
+    from ssic_flows.cluster.submit import rerun_failed
+    from ssic_flows.cluster.workers import write_launchpad_file
 
     inp = tmp_path / "input.txt"
     inp.write_text("-4\n")  # bad input
@@ -119,7 +120,7 @@ def test_failed_job_fizzles_then_lpad_rerun_completes(site, tmp_path):
     s.name = "fx-sqrt"
     child = add(s.output, 1)
     child.name = "fx-child"
-    from ssic_flows.cluster import submit_campaign
+    from ssic_flows.cluster.submit import submit_campaign
     submit_campaign(site.lp, Flow([s, child]), "camp-fix")
     site.qlaunch("cpu", "singleshot")
     site.wait(lambda: site.fw_states("camp-fix")["fx-sqrt"] == "FIZZLED", 120,
@@ -150,7 +151,7 @@ def test_failed_job_fizzles_then_lpad_rerun_completes(site, tmp_path):
 
 
 def test_stale_submission_claim_is_taken_over(site):
-    from ssic_flows.cluster import CLAIMS, submit_campaign
+    from ssic_flows.cluster.submit import CLAIMS, submit_campaign
 
     # a submitter that died after claiming, 10 minutes ago, never added its workflow
     site.lp.db[CLAIMS].insert_one({"_id": "camp-stale", "token": "dead", "at": time.time() - 600,

@@ -1,4 +1,4 @@
-"""Pure-Python parts of ssic_flows.cluster and the compat shims (no server, no SLURM)."""
+"""Pure-Python parts of ssic_flows.cluster and the nx-27017 shims (no server, no SLURM)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from jobflow import Flow
 
 
 def test_move_or_into_and_keeps_meaning():
-    from ssic_flows.store.compat import move_or_into_and
+    from ssic_flows.testing.nx27017 import move_or_into_and
 
     q = {"state": "READY", "$or": [{"a": 1}, {"b": 2}]}
     assert move_or_into_and(q) == {"state": "READY", "$and": [{"$or": [{"a": 1}, {"b": 2}]}]}
@@ -21,7 +21,8 @@ def test_move_or_into_and_keeps_meaning():
 def test_worker_query_guard_and_mode_errors():
     from fireworks import FWorker
 
-    from ssic_flows.store.compat import OR_GUARD, apply_compat, worker_query
+    from ssic_flows.store.mongo_compat import apply_compat, worker_query
+    from ssic_flows.testing.nx27017 import OR_GUARD
 
     assert worker_query("none", {"a": 1}) == {"a": 1}
     q = worker_query("nx27017", {"a": 1})
@@ -38,7 +39,7 @@ def test_worker_query_guard_and_mode_errors():
 def test_role_routing_and_category_assignment():
     from flow_jobs import add
 
-    from ssic_flows.cluster import assign_categories, resource_class_for
+    from ssic_flows.cluster.routing import assign_categories, resource_class_for
     from ssic_flows.schemas import ROLES
 
     assert {r: resource_class_for(r) for r in ("mlmd", "reference_md", "label")} == \
@@ -58,7 +59,7 @@ def test_role_routing_and_category_assignment():
 
 
 def test_fworker_for_rejects_unknown_class():
-    from ssic_flows.cluster import fworker_for
+    from ssic_flows.cluster.workers import fworker_for
 
     w = fworker_for("gpu")
     assert w.category == "gpu" and w.name == "ssic-gpu"
@@ -69,7 +70,7 @@ def test_fworker_for_rejects_unknown_class():
 def test_launchpad_file_refused_inside_repo(tmp_path):
     from pathlib import Path
 
-    from ssic_flows.cluster import write_launchpad_file
+    from ssic_flows.cluster.workers import write_launchpad_file
     from ssic_flows.store.config import StoreConfig
 
     cfg = StoreConfig(mode="server", uri_env="SSIC_TEST_URI_X")
@@ -86,7 +87,7 @@ def test_launchpad_file_refused_inside_repo(tmp_path):
 
 
 def test_worker_configs_need_server_mode(tmp_path):
-    from ssic_flows.cluster import write_worker_configs
+    from ssic_flows.cluster.workers import write_worker_configs
 
     emb = tmp_path / "emb.yaml"
     emb.write_text("mode: embedded\n")
@@ -94,19 +95,43 @@ def test_worker_configs_need_server_mode(tmp_path):
         write_worker_configs(tmp_path / "w", emb)
 
 
-def test_templates_in_db_config_parse():
+def test_db_config_examples_parse():
     from pathlib import Path
-
-    import yaml
-    from fireworks import FWorker
 
     from ssic_flows.store.config import load_store_config
 
     d = Path(__file__).resolve().parents[2] / "db_config"
     cfg = load_store_config(d / "server.yaml")
     assert cfg.mode == "server" and cfg.mongo_compat == "none"
-    q = yaml.safe_load((d / "my_qadapter.yaml").read_text())
+    assert load_store_config(d / "embedded.yaml").mode == "embedded"
+    # the worker templates live in the package only (no twins in db_config/)
+    assert not list(d.glob("my_*.yaml"))
+
+
+def test_worker_templates_load_from_the_package(tmp_path):
+    """The templates are package data (importlib.resources), so a wheel install has them."""
+    from importlib import resources
+
+    import yaml
+    from fireworks import FWorker
+
+    from ssic_flows.cluster.workers import TEMPLATE_NAMES, template_text, write_worker_configs
+
+    pkg = resources.files("ssic_flows").joinpath("data", "worker_templates")
+    for name in TEMPLATE_NAMES:
+        assert pkg.joinpath(name).is_file(), name
+        assert template_text(name) == pkg.joinpath(name).read_text(encoding="utf-8")
+    q = yaml.safe_load(template_text("my_qadapter.yaml"))
     for key in ("rocket_launch", "nodes", "ntasks", "walltime", "queue", "account", "pre_rocket"):
         assert key in q
     for rc in ("cpu", "gpu"):
-        assert FWorker.from_file(str(d / f"my_fworker_{rc}.yaml")).category == rc
+        f = tmp_path / f"{rc}.yaml"
+        f.write_text(template_text(f"my_fworker_{rc}.yaml"))
+        assert FWorker.from_file(str(f)).category == rc
+    # rendering reads them from the package too, whatever the working directory
+    dbc = tmp_path / "db.yaml"
+    dbc.write_text("mode: server\n")
+    paths = write_worker_configs(tmp_path / "w", dbc, python="/venv/bin/python")
+    rl = yaml.safe_load(paths["qadapter_cpu"].read_text())["rocket_launch"]
+    assert rl == (f"/venv/bin/python -m ssic_flows cluster rlaunch -c {dbc.resolve()} "
+                  f"-w {paths['fworker_cpu']} singleshot")

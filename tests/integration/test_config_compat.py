@@ -17,7 +17,7 @@ def _all_documents(cfg) -> str:
     from bson import json_util
     from pymongo import MongoClient
 
-    from ssic_flows.cluster import worker_jobstore
+    from ssic_flows.store.jobstore import get_jobstore
 
     c = MongoClient(cfg.uri(), serverSelectionTimeoutMS=5000)
     db = c[cfg.database]
@@ -28,7 +28,7 @@ def _all_documents(cfg) -> str:
             continue
         parts.extend(json_util.dumps(d) for d in db[name].find({}))
     c.close()
-    store = worker_jobstore(cfg)
+    store = get_jobstore(cfg)
     store.connect()
     parts.extend(json_util.dumps(d) for d in store.query({}, load=True))
     store.close()
@@ -40,7 +40,7 @@ def test_uri_secret_never_stored_in_documents_specs_or_logs(site, tmp_path, clus
     from cluster_jobs import sqrt_of_input
     from flow_jobs import add, make_traj
 
-    from ssic_flows.cluster import submit_campaign
+    from ssic_flows.cluster.submit import submit_campaign
 
     assert SECRET in site.svc.uri  # the URI the workers really use carries the secret
     bad = tmp_path / "bad.txt"
@@ -82,7 +82,7 @@ def test_uri_secret_never_stored_in_documents_specs_or_logs(site, tmp_path, clus
 def test_jobs_routed_to_cpu_and_gpu_workers_by_role(site):
     from flow_jobs import add
 
-    from ssic_flows.cluster import campaign_fireworks, submit_campaign
+    from ssic_flows.cluster.submit import campaign_fireworks, submit_campaign
 
     ref = add(1, 1)
     ref.name = "ref"
@@ -111,7 +111,7 @@ def test_jobs_routed_to_cpu_and_gpu_workers_by_role(site):
 
 
 def test_rendered_qadapter_is_a_valid_slurm_script(site):
-    from ssic_flows.cluster import qadapter_for, write_worker_configs
+    from ssic_flows.cluster.workers import qadapter_for, write_worker_configs
 
     paths = write_worker_configs(site.dir / "w2", site.db_config, qadapter_overrides={
         "account": "proj123", "queue": "compute", "walltime": "02:00:00", "ntasks": 4})
@@ -122,7 +122,7 @@ def test_rendered_qadapter_is_a_valid_slurm_script(site):
         for line in ("#SBATCH --account=proj123", "#SBATCH --partition=compute",
                      "#SBATCH --time=02:00:00", "#SBATCH --ntasks=4", "#SBATCH --nodes=1"):
             assert line in s, (line, s)
-        assert f"{sys.executable} -m ssic_flows.cluster -c {site.db_config} rlaunch" in s
+        assert f"{sys.executable} -m ssic_flows cluster rlaunch -c {site.db_config}" in s
         assert f"export SSIC_DB_CONFIG={site.db_config}" in s
         assert "None" not in s and "@" not in s.replace("%j", "")
     assert "#SBATCH --gres=gpu:1" in gpu and "--gres" not in cpu
@@ -152,7 +152,7 @@ def test_compat_none_double_checks_out_waiting_fw_on_nx27017(cluster, tmp_path):
     from fireworks import FWorker
     from pymongo.errors import BulkWriteError
 
-    from ssic_flows.store.compat import drop_unsupported_indexes
+    from ssic_flows.testing.nx27017 import drop_unsupported_indexes
     from ssic_flows.store.config import StoreConfig
     from ssic_flows.store.launchpad import get_launchpad
 
@@ -182,7 +182,7 @@ def test_compat_nx27017_checks_out_only_ready_fws(cluster, tmp_path):
     states = {d["name"]: d["state"] for d in lp.fireworks.find({}, {"name": 1, "state": 1})}
     assert states == {"parent": "RUNNING", "child": "WAITING"}
     # a plain FWorker from our worker config carries the guard too (plain `rlaunch -w`)
-    from ssic_flows.cluster import fworker_for
+    from ssic_flows.cluster.workers import fworker_for
     q = fworker_for("cpu", compat="nx27017").query
     assert "$or" not in q and q["spec._category"] == "cpu" and len(q["$and"]) == 2
     lp.connection.drop_database("it_compat_nx")

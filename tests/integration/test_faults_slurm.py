@@ -27,7 +27,9 @@ def test_killed_md_job_resumes_from_checkpoint(site, tmp_path):
     from cluster_jobs import md_checkpointed, md_reference
     from monty.json import MontyDecoder
 
-    from ssic_flows.cluster import detect_lost, submit_campaign, worker_jobstore
+    from ssic_flows.cluster.lost import detect_lost
+    from ssic_flows.cluster.submit import submit_campaign
+    from ssic_flows.store.jobstore import get_jobstore
 
     n_steps, every = 120, 10
     progress = tmp_path / "progress.txt"
@@ -74,7 +76,7 @@ def test_killed_md_job_resumes_from_checkpoint(site, tmp_path):
     assert 0 < first_step_2nd <= killed_at + every and first_step_2nd % every == 1, \
         (first_step_2nd, killed_at)
 
-    store = worker_jobstore(site.cfg)
+    store = get_jobstore(site.cfg)
     store.connect()
     doc = site.job_docs(name="md-kill")[0]
     out = store.get_output(doc["uuid"], load=True)
@@ -93,7 +95,7 @@ def test_killed_md_job_resumes_from_checkpoint(site, tmp_path):
 def test_two_workers_run_every_job_exactly_once(site, tmp_path):
     from cluster_jobs import record_run
 
-    from ssic_flows.cluster import submit_campaign
+    from ssic_flows.cluster.submit import submit_campaign
 
     log = tmp_path / "runs.log"
     n = 16
@@ -124,7 +126,8 @@ def test_database_outage_fails_cleanly_and_rerun_completes(site, tmp_path, clust
     from cluster_jobs import wait_then_add
     from flow_jobs import add
 
-    from ssic_flows.cluster import detect_lost, submit_campaign
+    from ssic_flows.cluster.lost import detect_lost
+    from ssic_flows.cluster.submit import submit_campaign
 
     started = tmp_path / "started"
     a = add(1, 2)
@@ -155,7 +158,7 @@ def test_database_outage_fails_cleanly_and_rerun_completes(site, tmp_path, clust
     assert site.fw_states("camp-outage")["out-b"] in ("RUNNING", "FIZZLED")
     lost = detect_lost(site.lp, expiration_secs=3600, rerun=True)
     if site.fw_states("camp-outage")["out-b"] == "FIZZLED":
-        from ssic_flows.cluster import rerun_failed
+        from ssic_flows.cluster.submit import rerun_failed
         rerun_failed(site.lp, "camp-outage")
     else:
         assert lost.rerun_fw_ids, lost
