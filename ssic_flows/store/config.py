@@ -1,6 +1,6 @@
 """Where results live: embedded files (default) or a MongoDB server.
 
-The configuration is a small YAML file (templates in ``db_config/``) found, in order, from
+The configuration is a small YAML file (examples in ``db_config/``) found, in order, from
 the ``--db-config`` CLI option, the ``SSIC_DB_CONFIG`` environment variable, or nothing
 (embedded defaults under :func:`ssic_home`). Credentials never live in the YAML: a server
 URI is read from the environment variable named by ``uri_env`` or from the untracked file
