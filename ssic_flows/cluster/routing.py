@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Mapping
 
-__all__ = ["DEFAULT_ROLE_RESOURCE", "RESOURCE_CLASSES", "assign_categories", "flow_jobs",
-           "resource_class_for"]
+from ssic_flows.flows.graph import all_jobs
+
+__all__ = ["DEFAULT_ROLE_RESOURCE", "RESOURCE_CLASSES", "assign_categories", "resource_class_for"]
 
 #: Resource classes = FireWorks categories (``spec._category``) that workers pull.
 RESOURCE_CLASSES = ("cpu", "gpu")
@@ -37,21 +37,6 @@ def resource_class_for(role: str | None, mapping: Mapping[str, str] | None = Non
     return rc
 
 
-def flow_jobs(flow_or_job) -> list:
-    """Every job of a (nested) jobflow ``Flow`` (``Flow.iterflow`` order), or ``[job]``.
-
-    Independent branches of a campaign are unconnected by design, so jobflow's "not
-    connected" ordering warning is silenced here (the order does not matter to callers).
-    """
-    from jobflow import Flow
-
-    if not isinstance(flow_or_job, Flow):
-        return [flow_or_job]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Some jobs are not connected")
-        return [job for job, _ in flow_or_job.iterflow()]
-
-
 def assign_categories(flow_or_job, mapping: Mapping[str, str] | None = None,
                       default: str = "cpu") -> dict[str, str]:
     """Set each job's FireWorks category from its ``metadata.role``; returns uuid → class.
@@ -61,7 +46,7 @@ def assign_categories(flow_or_job, mapping: Mapping[str, str] | None = None,
     (:func:`ssic_flows.cluster.workers.fworker_for`) pick it up.
     """
     out = {}
-    for job in flow_jobs(flow_or_job):
+    for job in all_jobs(flow_or_job):
         rc = resource_class_for((job.metadata or {}).get("role"), mapping, default)
         job.update_config({"manager_config": {"_category": rc}})
         out[job.uuid] = rc

@@ -22,7 +22,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from ssic_flows.cluster.routing import assign_categories, flow_jobs
+from ssic_flows.cluster.routing import assign_categories
+from ssic_flows.flows.graph import all_jobs
 
 __all__ = ["CLAIMS", "SubmitResult", "campaign_fireworks", "campaign_states", "rerun_failed",
            "submit_campaign"]
@@ -64,7 +65,7 @@ def submit_campaign(lp, flow, campaign_id: str, metadata: dict | None = None, *,
     if existing is not None:
         return SubmitResult(campaign_id, int(min(existing["nodes"])), False,
                             len(existing["nodes"]), seconds=time.perf_counter() - t0)
-    for job in flow_jobs(flow):
+    for job in all_jobs(flow):
         if (job.metadata or {}).get("campaign_id") not in (None, campaign_id):
             raise ValueError(f"job {job.name} carries campaign_id "
                              f"{job.metadata['campaign_id']!r}, not {campaign_id!r}")

@@ -10,21 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobflow import Flow, Job
+from jobflow import Flow
 
 from ssic_flows.flows.spec import CampaignSpec
 from ssic_flows.flows.study import StudyMaker
 
-__all__ = ["build_campaign", "describe_graph", "iter_jobs"]
-
-
-def iter_jobs(flow: Flow | Job):
-    """All jobs of a (nested) flow."""
-    if isinstance(flow, Job):
-        yield flow
-        return
-    for j in flow.jobs:
-        yield from iter_jobs(j)
+__all__ = ["build_campaign", "describe_graph"]
 
 
 def _find(flow: Flow, name: str):
@@ -58,10 +49,10 @@ def describe_graph(flow: Flow) -> dict[str, Any]:
     ``{"jobs": [{"name", "uuid", "material", "study", "role", "seed", "temperature_K",
     "n_atoms", "parents": [names]}]}`` in topological order.
     """
-    jobs = list(iter_jobs(flow))
-    names = {j.uuid: j.name for j in jobs}
+    order = list(flow.iterflow())
+    names = {j.uuid: j.name for j, _ in order}
     out = []
-    for job, parents in flow.iterflow():
+    for job, parents in order:
         m = job.metadata or {}
         out.append({
             "name": job.name, "uuid": job.uuid, "material": m.get("material"),

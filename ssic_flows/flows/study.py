@@ -23,6 +23,7 @@ from jobflow import Flow, Maker
 
 from ssic_flows.engines.base import MDSettings, TrainSettings
 from ssic_flows.engines.registry import get_mlff_engine, get_reference_engine
+from ssic_flows.flows.graph import all_jobs
 from ssic_flows.flows.spec import StudySpec, TrainSpec
 from ssic_flows.makers.analyze import analyze_study_job
 from ssic_flows.makers.structure import BuildMaterialMaker, SupercellMaker
@@ -35,13 +36,8 @@ def _tag(obj, meta: dict[str, Any], name: str | None = None):
     if name is not None:
         obj.name = name
         if isinstance(obj, Flow):  # sub-jobs get unique, study-prefixed names
-            stack = list(obj.jobs)
-            while stack:
-                j = stack.pop()
-                if isinstance(j, Flow):
-                    stack.extend(j.jobs)
-                else:
-                    j.name = f"{name}:{j.name.replace(' ', '_')}"
+            for j in all_jobs(obj):
+                j.name = f"{name}:{j.name.replace(' ', '_')}"
     obj.update_metadata(meta, dynamic=True)
     return obj
 
