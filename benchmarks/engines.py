@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(1)
     from ssic_flows.engines.base import EngineError, MDSettings
-    from ssic_flows.engines.gap import append_training_xyz, fit_gap
+    from ssic_flows.engines.gap.fit import append_training_xyz, fit_gap
     from ssic_flows.engines.registry import get_mlff_engine, get_reference_engine
     from ssic_flows.materials import build_material
 

@@ -11,13 +11,15 @@ from pymatgen.core import Lattice, Structure
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings
-from ssic_flows.engines.cp2k import (
-    PRESETS, CP2KMDMaker, CP2KReference, CP2KStaticMaker, cp2k_md_in_dir,
+from ssic_flows.engines.cp2k.engine import PRESETS, CP2KReference
+from ssic_flows.engines.cp2k.jobs import CP2KMDMaker, CP2KStaticMaker, cp2k_md_in_dir
+from ssic_flows.engines.cp2k.parsing import (
+    BOHR_A, FORCE_AU_EV_A, HARTREE_EV, VEL_AU_A_FS, read_cp2k_ener, read_cp2k_forces_table,
+    read_cp2k_md, read_cp2k_total_energy, read_cp2k_xyz, read_restart_step,
 )
-from ssic_flows.engines.cp2k_io import (
-    BOHR_A, FORCE_AU_EV_A, HARTREE_EV, VEL_AU_A_FS, Cp2kSettings, basis_and_potential_names,
-    cp2k_data_dir, find_cp2k_executable, read_cp2k_ener, read_cp2k_forces_table, read_cp2k_md,
-    read_cp2k_total_energy, read_cp2k_xyz, read_restart_step, write_cp2k_input,
+from ssic_flows.engines.cp2k.run import find_cp2k_executable
+from ssic_flows.engines.cp2k.sets import (
+    Cp2kSettings, basis_and_potential_names, cp2k_data_dir, write_cp2k_input,
 )
 from ssic_flows.engines.registry import get_reference_engine
 
@@ -198,7 +200,7 @@ def test_failed_cp2k_run_reports_output(tmp_path, monkeypatch):
     fake.write_text("#!/bin/sh\necho 'ABORT: fake failure for test'\nexit 3\n")
     fake.chmod(0o755)
     monkeypatch.setenv("SSIC_CP2K_CMD", str(fake))
-    from ssic_flows.engines.cp2k_io import run_cp2k
+    from ssic_flows.engines.cp2k.run import run_cp2k
 
     with pytest.raises(EngineError, match="(?s)exit 3.*fake failure"):
         run_cp2k(tmp_path / "run", "&GLOBAL\n&END GLOBAL\n", Cp2kSettings())
@@ -308,7 +310,7 @@ def test_static_maker_forces_match_finite_difference(tmp_path, monkeypatch):
 
 
 def test_static_job_rejects_non_trajectory():
-    from ssic_flows.engines.cp2k import run_cp2k_static
+    from ssic_flows.engines.cp2k.jobs import run_cp2k_static
 
     with pytest.raises(EngineError, match="need a Trajectory"):
         run_cp2k_static.original([1, 2, 3], cp2k=tiny().as_dict())
@@ -326,7 +328,8 @@ def test_cp2k_child_dies_with_killed_parent(tmp_path):
     fake.parent.mkdir()
     fake.write_text("#!/bin/sh\necho $$ > child.pid\nexec sleep 60\n")
     fake.chmod(0o755)
-    code = ("from ssic_flows.engines.cp2k_io import run_cp2k, Cp2kSettings\n"
+    code = ("from ssic_flows.engines.cp2k.run import run_cp2k\n"
+            "from ssic_flows.engines.cp2k.sets import Cp2kSettings\n"
             f"run_cp2k({str(tmp_path / 'run')!r}, 'x', Cp2kSettings())\n")
     env = dict(os.environ, SSIC_CP2K_CMD=str(fake))
     parent = subprocess.Popen([sys.executable, "-c", code], env=env)

@@ -22,7 +22,7 @@ from ssic_flows.engines.common.ase_md import run_md  # noqa: E402
 from ssic_flows.engines.base import EngineError, MDSettings, ReferenceEngine, TrainSettings  # noqa: E402
 from ssic_flows.engines.common.outputs import md_output_from_trajectory  # noqa: E402
 from ssic_flows.schemas import as_job_output  # noqa: E402
-from ssic_flows.engines.gap import GAPEngine  # noqa: E402
+from ssic_flows.engines.gap.engine import GAPEngine  # noqa: E402
 from ssic_flows.schemas import EngineProvenance, MDOutput, StaticOutput, TrainOutput  # noqa: E402
 
 

@@ -17,7 +17,7 @@ from test_gap import EMTReference  # noqa: E402  (test-only EMT reference engine
 
 from ssic_flows.engines.common.ase_md import run_md  # noqa: E402
 from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings  # noqa: E402
-from ssic_flows.engines.gap import append_training_xyz, fit_gap  # noqa: E402
+from ssic_flows.engines.gap.fit import append_training_xyz, fit_gap  # noqa: E402
 from ssic_flows.makers.validation import ForceValidationMaker  # noqa: E402
 from ssic_flows.schemas import ValidationOutput  # noqa: E402
 

@@ -220,7 +220,7 @@ def test_engine_flows_through_registry():
 
 
 def test_training_needs_the_vasp_reference():
-    from ssic_flows.engines.cp2k import CP2KReference
+    from ssic_flows.engines.cp2k.engine import CP2KReference
 
     with pytest.raises(EngineError, match="needs the 'vasp' reference"):
         VaspMLFF().train_flow(agi4(), CP2KReference(), TrainSettings(temperature_K=500))

@@ -14,13 +14,13 @@ from ssic_flows.engines.base import EngineError, MLFFEngine, ReferenceEngine
 __all__ = ["MLFF_ENGINES", "REFERENCE_ENGINES", "get_mlff_engine", "get_reference_engine"]
 
 REFERENCE_ENGINES: dict[str, str] = {
-    "embedded": "ssic_flows.engines.embedded:EmbeddedReference",
-    "chgnet": "ssic_flows.engines.embedded:EmbeddedReference",
-    "cp2k": "ssic_flows.engines.cp2k:CP2KReference",
+    "embedded": "ssic_flows.engines.embedded.engine:EmbeddedReference",
+    "chgnet": "ssic_flows.engines.embedded.engine:EmbeddedReference",
+    "cp2k": "ssic_flows.engines.cp2k.engine:CP2KReference",
     "vasp": "ssic_flows.engines.vasp:VaspReference",
 }
 MLFF_ENGINES: dict[str, str] = {
-    "gap": "ssic_flows.engines.gap:GAPEngine",
+    "gap": "ssic_flows.engines.gap.engine:GAPEngine",
     "vasp-mlff": "ssic_flows.engines.vasp_mlff:VaspMLFF",
 }
 

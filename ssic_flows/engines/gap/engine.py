@@ -1,0 +1,100 @@
+"""GAP (Gaussian approximation potential, quippy-ase) as an MLFF engine trained on the fly
+against a reference (:mod:`ssic_flows.engines.gap.jobs` has the loop).
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+from jobflow import Flow
+
+from ssic_flows.analysis.trajectory import Trajectory
+from ssic_flows.engines.base import EngineError, MDSettings, MLFFEngine, TrainSettings
+from ssic_flows.engines.common.outputs import as_md_settings, as_trajectory
+from ssic_flows.engines.gap.fit import gap_fit_executable
+from ssic_flows.engines.gap.jobs import GAPMDMaker, gap_otf_iteration, gap_prepare_run
+from ssic_flows.engines.gap.potential import as_gap_model, gap_potential, gap_provenance
+from ssic_flows.engines.gap.sets import gap_settings
+
+__all__ = ["GAPEngine"]
+
+
+class GAPEngine(MLFFEngine):
+    """On-the-fly trained GAP (quippy-ase). ``engine_settings`` override
+    :data:`DEFAULT_GAP_SETTINGS` for every training of this engine."""
+
+    name = "gap"
+
+    def __init__(self, **engine_settings: Any):
+        self.engine_settings = gap_settings(engine_settings)
+
+    def train_flow(self, structure, reference, settings: TrainSettings, initial_model=None,
+                   seed_frames: Trajectory | None = None) -> Flow:
+        """Dynamic flow: [seed reference MD] → prepare → on-the-fly iterations → TrainOutput.
+
+        seed_frames: labelled frames to start from instead of a reference MD. With an
+        ``initial_model`` (TrainOutput) its training data is reused; seed frames of the new
+        structure are still added (new species, new temperature).
+        """
+        from ssic_flows.store.config import ssic_home
+
+        if not isinstance(settings, TrainSettings):
+            raise EngineError("settings must be a TrainSettings")
+        es = gap_settings({**self.engine_settings, **settings.engine_settings})
+        ts = asdict(settings)
+        ts["engine_settings"] = es
+        if settings.max_iterations < 1 or settings.n_seed_frames < 1:
+            raise EngineError("max_iterations and n_seed_frames must be >= 1")
+        run_dir = str(ssic_home() / "models" / str(uuidlib.uuid4()))
+        jobs = []
+        prep = gap_prepare_run(run_dir, initial_model)
+        prep.name = "gap prepare"
+        jobs.append(prep)
+        if seed_frames is None:
+            stride = int(es["seed_stride"])
+            md = reference.md_maker(MDSettings(
+                temperature_K=settings.temperature_K, timestep_fs=settings.timestep_fs,
+                n_steps=stride * (settings.n_seed_frames - 1) or 1, save_every=stride,
+                seed=settings.seed, thermostat=es["thermostat"],
+                thermostat_time_fs=es["thermostat_time_fs"])).make(structure)
+            md.name = "seed reference md"
+            md.update_metadata({"role": "reference_md"})
+            jobs.append(md)
+            frames = md.output.trajectory
+        else:
+            frames = seed_frames
+        first = gap_otf_iteration(structure, prep.output["run_dir"], ts,
+                                  reference.static_maker(), 0, frames,
+                                  {"initial_model": prep.output["initial_model"]})
+        first.name = "gap otf iter0"
+        first.update_metadata({"role": "train_mlff"})
+        jobs.append(first)
+        return Flow(jobs, output=first.output, name="gap on-the-fly training")
+
+    def md_maker(self, settings: MDSettings) -> GAPMDMaker:
+        return GAPMDMaker(settings=as_md_settings(settings))
+
+    def predict(self, model, frames) -> np.ndarray:
+        m = as_gap_model(model)
+        traj = as_trajectory(frames)
+        pot = gap_potential(m.model_path)
+        out = np.empty((traj.n_frames, traj.n_atoms, 3))
+        for i in range(traj.n_frames):
+            at = traj.to_ase(i)
+            pot.reset()
+            pot.calculate(at, properties=["energy", "forces"])
+            out[i] = pot.results["forces"]
+        return out
+
+    def provenance(self) -> dict[str, Any]:
+        return gap_provenance(**gap_settings(self.engine_settings)).model_dump()
+
+    def check_available(self) -> None:
+        gap_fit_executable()
+        try:
+            import quippy.potential  # noqa: F401
+        except ImportError as exc:
+            raise EngineError("GAP needs quippy: pip install 'ssic-flows[ml]'") from exc
