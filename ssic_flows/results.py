@@ -68,12 +68,20 @@ class Results:
         return list(out.values())
 
     def curves(self, summary: dict) -> dict:
-        """Load a summary's curves (documents and ensembles) from the data store."""
+        """Load a summary's curves (documents and ensembles) from the data store.
+
+        The summary's ``curves`` is a data-store reference (``blob_uuid``); the job that owns
+        it is read back with jobflow's ``JobStore.get_output(load=True)``. ``{}`` if the
+        reference's job is gone.
+        """
         ref = summary.get("curves")
         if isinstance(ref, dict) and "blob_uuid" in ref:
-            data = self.store.additional_stores[ref.get("store", "data")]
-            blob = data.query_one({"blob_uuid": ref["blob_uuid"]})
-            return blob["data"] if blob else {}
+            doc = self.store.query_one({"output.curves.blob_uuid": ref["blob_uuid"]},
+                                       properties=["uuid", "index"])
+            if doc is None:
+                return {}
+            out = self.store.get_output(doc["uuid"], which=doc["index"], load=True)
+            return (out or {}).get("curves") or {}
         return ref or {}
 
     # ------------------------------------------------------------------ tidy tables
