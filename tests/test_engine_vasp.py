@@ -12,9 +12,9 @@ from vasp_common import _no_potcars, agi4  # noqa: F401  (autouse fixture)
 
 from ssic_flows.engines.base import EngineError, MDSettings
 from ssic_flows.engines.registry import get_reference_engine
-from ssic_flows.engines.vasp import (
-    STUDY_INCAR, VaspMDMaker, VaspReference, VaspStaticMaker, md_incar, vasp_statics,
-)
+from ssic_flows.engines.vasp.engine import VaspReference
+from ssic_flows.engines.vasp.jobs import VaspMDMaker, VaspStaticMaker, vasp_statics
+from ssic_flows.engines.vasp.sets import STUDY_INCAR, md_incar
 
 
 
@@ -145,7 +145,7 @@ def test_structure_known_only_at_run_time():
     """A study passes the build job's output: the maker defers building its segments."""
     from jobflow import OutputReference
 
-    from ssic_flows.engines.vasp import vasp_md_deferred
+    from ssic_flows.engines.vasp.jobs import vasp_md_deferred
 
     ref = OutputReference("0000-build")["structure"]
     maker = VaspMDMaker(md_settings=MDSettings(temperature_K=500, n_steps=10), n_segments=2)

@@ -148,7 +148,7 @@ def test_vasp_engine_reads_the_same_genuine_vasprun(tmp_path):
     import gzip
     import ase
 
-    from ssic_flows.engines.vasp import read_vasprun_trajectory
+    from ssic_flows.engines.vasp.parsing import read_vasprun_trajectory
 
     src = Path(ase.__file__).parent / "test" / "testdata" / "vasp" / "vasprun_pstress.xml"
     (tmp_path / "vasprun.xml.gz").write_bytes(gzip.compress(src.read_bytes()))

@@ -15,11 +15,13 @@ from vasp_common import _no_potcars, agi4  # noqa: F401  (autouse fixture)
 
 from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings
 from ssic_flows.engines.registry import get_mlff_engine, get_reference_engine
-from ssic_flows.engines.vasp_mlff import (
-    VaspMLFF, VaspMLFFMaker, collect_vasp_mlff_training, ml_incar, mlff_generator,
-    read_ml_ab_configurations, read_ml_ab_header, read_ml_logfile, stage_ml_files,
-    training_trajectory,
+from ssic_flows.engines.vasp_mlff.engine import VaspMLFF
+from ssic_flows.engines.vasp_mlff.files import stage_ml_files
+from ssic_flows.engines.vasp_mlff.jobs import VaspMLFFMaker, collect_vasp_mlff_training
+from ssic_flows.engines.vasp_mlff.parsing import (
+    read_ml_ab_configurations, read_ml_ab_header, read_ml_logfile, training_trajectory,
 )
+from ssic_flows.engines.vasp_mlff.sets import ml_incar, mlff_generator
 
 DATA = Path(__file__).parent / "data" / "vasp"
 PLACEHOLDER = "PLACEHOLDER written by tests/test_vasp_mlff.py - not VASP output\n"
@@ -236,7 +238,7 @@ def test_predict_without_vasp_says_run_on_cluster(monkeypatch, tmp_path):
 def test_structure_known_only_at_run_time():
     from jobflow import OutputReference
 
-    from ssic_flows.engines.vasp_mlff import vasp_mlff_train_deferred, vasp_mlmd_deferred
+    from ssic_flows.engines.vasp_mlff.jobs import vasp_mlff_train_deferred, vasp_mlmd_deferred
 
     ref = OutputReference("0000-build")["structure"]
     eng = VaspMLFF()

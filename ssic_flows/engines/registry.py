@@ -17,11 +17,11 @@ REFERENCE_ENGINES: dict[str, str] = {
     "embedded": "ssic_flows.engines.embedded.engine:EmbeddedReference",
     "chgnet": "ssic_flows.engines.embedded.engine:EmbeddedReference",
     "cp2k": "ssic_flows.engines.cp2k.engine:CP2KReference",
-    "vasp": "ssic_flows.engines.vasp:VaspReference",
+    "vasp": "ssic_flows.engines.vasp.engine:VaspReference",
 }
 MLFF_ENGINES: dict[str, str] = {
     "gap": "ssic_flows.engines.gap.engine:GAPEngine",
-    "vasp-mlff": "ssic_flows.engines.vasp_mlff:VaspMLFF",
+    "vasp-mlff": "ssic_flows.engines.vasp_mlff.engine:VaspMLFF",
 }
 
 
