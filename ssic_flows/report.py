@@ -24,7 +24,7 @@ import yaml
 
 from ssic_flows.plots import FIGURES, plot_all
 
-__all__ = ["load_reference_values", "render_report", "study_comparison_rows",
+__all__ = ["load_reference_values", "render_report", "study_comparison_rows", "study_section",
            "write_campaign_report", "write_report"]
 
 ROLES = ("reference", "mlmd", "transfer", "mlmd_hot")
@@ -79,14 +79,38 @@ def _fmt(v: Any, fmt: str = "{:.3g}") -> str:
     return str(v)
 
 
-def _material_key(summary: dict) -> str:
-    name = str(summary.get("material") or "")
-    try:
-        from ssic_flows.materials.registry import resolve_material
+def _material_info(summary: dict):
+    """The summary's :class:`~ssic_flows.materials.registry.MaterialInfo`, ``None`` if unknown."""
+    from ssic_flows.materials.registry import resolve_material
 
-        return resolve_material(name).key
+    try:
+        return resolve_material(str(summary.get("material") or ""))
     except Exception:  # unknown material names have no study numbers; not an error here
-        return name.lower()
+        return None
+
+
+def study_section(info, ref_values: dict) -> tuple[dict | None, str | None]:
+    """``(section, variant)`` of reference_values.yaml that quotes material ``info``.
+
+    A section is named by the material's formula or an alias (``AgI``, ``LGPS``,
+    ``Na3SbS4``); a section with a ``doped_formula`` quotes the pristine material
+    (``variant="pristine"``) and, by that formula, the doped one (``"doped"``).
+    ``(None, None)`` if the study quotes nothing for it.
+    """
+    names = (info.formula, *info.aliases)
+    for name, sec in ref_values.items():
+        if not isinstance(sec, dict):
+            continue
+        if name in names:
+            return sec, ("pristine" if "doped_formula" in sec else None)
+        if sec.get("doped_formula") in names:
+            return sec, "doped"
+    return None, None
+
+
+def _first(section: dict, *keys: str | None):
+    """The value of the first of ``keys`` present in ``section`` (``None`` keys skipped)."""
+    return next((section[k] for k in keys if k is not None and k in section), None)
 
 
 def study_comparison_rows(summary: dict, ref_values: dict | None = None) -> list[dict]:
@@ -94,66 +118,60 @@ def study_comparison_rows(summary: dict, ref_values: dict | None = None) -> list
     observables the study quotes for this summary's material (empty for other materials).
 
     Ours are the summary's scalars (mean ± std over runs); the study's are from
-    reference_values.yaml (VASP PBE AIMD and VASP on-the-fly MLMD).
+    reference_values.yaml (VASP PBE AIMD and VASP on-the-fly MLMD). Which numbers exist
+    follows from the material's :class:`~ssic_flows.materials.registry.MaterialInfo` (mobile
+    species, anions, polyanion centres) and the section's keys, e.g. ``D_Li_cm2_s``,
+    ``gr_first_peak_Li_S_A``, ``gr_Sb_S_peak_A``, ``beef_doped_eV_per_A``.
     """
     rv = ref_values if ref_values is not None else load_reference_values()
-    key = _material_key(summary)
+    info = _material_info(summary)
+    sec, var = study_section(info, rv) if info is not None else (None, None)
+    if sec is None:
+        return []
     rows: list[dict] = []
 
     def add(obs, unit, aimd, mlmd, ours_ref, ours_mlmd):
         rows.append({"observable": obs, "unit": unit, "study_aimd": aimd, "study_mlmd": mlmd,
                      "ours_reference": ours_ref, "ours_mlmd": ours_mlmd})
 
+    def ours(key: str, name: str) -> tuple:
+        return _st(summary, "reference", key, name), _st(summary, "mlmd", key, name)
+
     def D(sp, study):
         aimd = study.get("AIMD") if isinstance(study, dict) else study
         mlmd = study.get("MLMD") if isinstance(study, dict) else study
         if isinstance(study, dict) and "MLMD_mean" in study:
             aimd, mlmd = None, f"{study['MLMD_mean']:.3g} ± {study.get('MLMD_std', 0):.2g}"
-        add(f"D({sp})", "cm²/s", aimd, mlmd, _st(summary, "reference", "D_cm2_s", sp),
-            _st(summary, "mlmd", "D_cm2_s", sp))
+        add(f"D({sp})", "cm²/s", aimd, mlmd, *ours("D_cm2_s", sp))
 
-    def gr(pair, value):
-        add(f"g(r) first peak {pair}", "Å", value, value, _st(summary, "reference", "gr_first_peak_A", pair),
-            _st(summary, "mlmd", "gr_first_peak_A", pair))
+    def gr(a, b, value):
+        if value is not None:
+            add(f"g(r) first peak {a}-{b}", "Å", value, value, *ours("gr_first_peak_A", f"{a}-{b}"))
 
-    def rmse(table):
-        ours = summary.get("force_rmse_meV_A") or {}
-        for el, v in table.items():
-            add(f"force RMSE {el} (MLFF vs reference)", "meV/Å", None, v, None, ours.get(el))
-
-    def beef(bound):
-        tr = summary.get("training") or {}
-        last = (tr.get("beef_max_eV_A") or [None])[-1]
+    m = info.mobile_species[0]
+    anions = [el for el, q in info.charges.items() if q < 0]
+    bc = sec.get(f"{m.lower()}_band_center_cm-1")
+    if isinstance(bc, dict):
+        bc = (bc.get(var) if var else bc) or {}
+        add(f"{m} band centre (eq. 3)", "cm⁻¹", bc.get("AIMD"), bc.get("MLMD"),
+            *ours("band_center_cm-1", m))
+    d = _first(sec, var and f"D_{m}_{var}_cm2_s", var and f"{var}_{m.lower()}_diffusion",
+               f"D_{m}_cm2_s")
+    if d is not None:
+        D(m, d)
+    for x in anions:
+        gr(m, x, sec.get(f"gr_first_peak_{m}_{x}_A"))
+    for centre, ligand in info.polyanion_centres.items():
+        gr(centre, ligand, sec.get(f"gr_{centre}_{ligand}_peak_A"))
+    gr(m, m, sec.get(f"gr_{m}_{m}_first_peak_A"))
+    rmse = _first(sec, var and f"force_rmse_{var}_meV_per_A", "force_rmse_meV_per_A")
+    for el, v in (rmse or {}).items():
+        add(f"force RMSE {el} (MLFF vs reference)", "meV/Å", None, v, None,
+            (summary.get("force_rmse_meV_A") or {}).get(el))
+    bound = _first(sec, var and f"beef_{var}_eV_per_A", "beef_converged_eV_per_A")
+    if bound is not None:
+        last = ((summary.get("training") or {}).get("beef_max_eV_A") or [None])[-1]
         add("BEEF at end of training (max over atoms)", "eV/Å", None, f"< {bound}", None, last)
-
-    if key == "agi" and "AgI" in rv:
-        s = rv["AgI"]
-        D("Ag", s.get("D_Ag_cm2_s", {}))
-        gr("Ag-I", s.get("gr_first_peak_Ag_I_A"))
-        rmse(s.get("force_rmse_meV_per_A", {}))
-        beef(s.get("beef_converged_eV_per_A"))
-    elif key == "lgps" and "LGPS" in rv:
-        s = rv["LGPS"]
-        D("Li", s.get("D_Li_cm2_s", {}))
-        gr("Li-S", s.get("gr_first_peak_Li_S_A"))
-        rmse(s.get("force_rmse_meV_per_A", {}))
-        beef(s.get("beef_converged_eV_per_A"))
-    elif key in ("na3sbs4", "na3sbs4-w") and "Na3SbS4" in rv:
-        s = rv["Na3SbS4"]
-        doped = key == "na3sbs4-w"
-        bc = (s.get("na_band_center_cm-1") or {}).get("doped" if doped else "pristine") or {}
-        add("Na band centre (eq. 3)", "cm⁻¹", bc.get("AIMD"), bc.get("MLMD"),
-            _st(summary, "reference", "band_center_cm-1", "Na"), _st(summary, "mlmd", "band_center_cm-1", "Na"))
-        if doped:
-            D("Na", s.get("D_Na_doped_cm2_s", {}))
-            gr("W-S", s.get("gr_W_S_peak_A"))
-            rmse(s.get("force_rmse_doped_meV_per_A", {}))
-            beef(s.get("beef_doped_eV_per_A"))
-        else:
-            D("Na", s.get("pristine_na_diffusion", "none observed"))
-            beef(s.get("beef_pristine_eV_per_A"))
-        gr("Sb-S", s.get("gr_Sb_S_peak_A"))
-        gr("Na-Na", s.get("gr_Na_Na_first_peak_A"))
     return rows
 
 

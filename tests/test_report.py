@@ -86,6 +86,32 @@ def test_study_rows_quote_yaml_and_our_scalars(study):
     assert study_comparison_rows(dict(summary, material="unknown"), rv) == []
 
 
+def test_study_rows_follow_material_info():
+    """Which study numbers a material gets comes from its MaterialInfo (species, anions,
+    polyanion centres) and the reference_values.yaml section that names it."""
+    from ssic_flows.materials.registry import MATERIALS
+    from ssic_flows.report import study_section
+
+    rv = load_reference_values()
+    want_section = {"agi": ("AgI", None), "lgps": ("LGPS", None),
+                    "na3sbs4": ("Na3SbS4", "pristine"), "na3sbs4-w": ("Na3SbS4", "doped")}
+    for key, (name, variant) in want_section.items():
+        assert study_section(MATERIALS[key], rv) == (rv[name], variant), key
+
+    def observables(material):
+        return [r["observable"] for r in study_comparison_rows({"material": material}, rv)]
+
+    assert observables("alpha-AgI") == ["D(Ag)", "g(r) first peak Ag-I", "force RMSE I (MLFF vs reference)",
+                                        "force RMSE Ag (MLFF vs reference)",
+                                        "BEEF at end of training (max over atoms)"]
+    pristine = {r["observable"]: r for r in study_comparison_rows({"material": "na3sbs4"}, rv)}
+    assert set(pristine) == {"Na band centre (eq. 3)", "D(Na)", "g(r) first peak Sb-S",
+                             "g(r) first peak Na-Na", "BEEF at end of training (max over atoms)"}
+    assert pristine["D(Na)"]["study_mlmd"] == "none observed"
+    assert pristine["Na band centre (eq. 3)"]["study_aimd"] == 129.1
+    assert pristine["BEEF at end of training (max over atoms)"]["study_mlmd"] == "< 0.02"
+
+
 def test_report_without_curves_lists_skipped_figures(study, tmp_path):
     summary, _ = study
     page = render_report("c1", [(summary, {})], tmp_path / "figs")
