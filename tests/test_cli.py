@@ -113,3 +113,28 @@ def test_analyze_bad_file_is_one_clear_line(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
     r = ssic("analyze", tmp_path / "missing.xyz")
     assert r.returncode == 2 and "missing.xyz" in r.stderr
+
+
+def test_cluster_commands_render_worker_configs_and_refuse_embedded(tmp_path):
+    """`ssic cluster ...` is the one worker-side CLI (``python -m ssic_flows`` = ``ssic``)."""
+    import yaml
+
+    server = tmp_path / "server.yaml"
+    server.write_text("mode: server\n")
+    r = ssic("cluster", "configure", "--db-config", server, "--out", tmp_path / "w")
+    assert r.returncode == 0, r.stderr
+    q = yaml.safe_load((tmp_path / "w" / "my_qadapter_gpu.yaml").read_text())
+    assert q["rocket_launch"] == (f"{sys.executable} -m ssic_flows cluster rlaunch -c "
+                                  f"{server.resolve()} -w {tmp_path / 'w' / 'my_fworker_gpu.yaml'} "
+                                  "singleshot") and q["gres"] == "gpu:1"
+    # the entry point the SLURM script runs parses its arguments
+    r = subprocess.run([sys.executable, "-m", "ssic_flows", "cluster", "rlaunch", "--help"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "singleshot" in r.stdout
+    emb = tmp_path / "emb.yaml"
+    emb.write_text("mode: embedded\n")
+    for args in (("rlaunch", "-c", emb, "singleshot"), ("configure", "-c", emb, "--out", tmp_path / "x")):
+        r = ssic("cluster", *args)
+        assert r.returncode == 2 and "mode: server" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert ssic("cluster", "rerun", "x").returncode == 2  # one rerun: `ssic rerun`
