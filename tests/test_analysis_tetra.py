@@ -7,20 +7,17 @@ import pytest
 
 from ssic_flows.analysis.forces import ForceErrorInputError, force_errors
 from ssic_flows.analysis.rphi import r_phi_by_polyanion, r_phi_density
-from ssic_flows.analysis.tetrahedra import (
+from ssic_flows.analysis.filters import FilterError, lowpass_zero_phase
+from ssic_flows.analysis.tetrahedra.angles import tetrahedral_angles
+from ssic_flows.analysis.tetrahedra.detect import (
     ANGLE_TRIPLES,
     TetrahedraError,
     TetrahedraIndex,
     angles_from_vertices_deg,
-    angular_velocity,
-    filter_theta,
     find_tetrahedra,
     find_tetrahedra_from_trajectory,
-    lowpass_zero_phase,
-    omega_density,
-    tetrahedral_angles,
-    theta_density,
 )
+from ssic_flows.analysis.tetrahedra.omega import angular_velocity, filter_theta, omega_density, theta_density
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.analysis.units import wavenumber_cm1_to_frequency_per_fs
 
@@ -188,11 +185,11 @@ def test_zero_phase_filter_keeps_1_cm1_and_removes_50_cm1(method):
 
 
 def test_filter_rejects_cutoff_above_nyquist_and_nan():
-    with pytest.raises(TetrahedraError, match="Nyquist"):
+    with pytest.raises(FilterError, match="Nyquist"):
         lowpass_zero_phase(np.zeros(100), 1.0, 20000.0)
-    with pytest.raises(TetrahedraError, match="NaN"):
+    with pytest.raises(FilterError, match="NaN"):
         lowpass_zero_phase(np.array([0.0, np.nan, 1.0, 2.0]), 1.0, 5.0)
-    with pytest.raises(TetrahedraError, match="method"):
+    with pytest.raises(FilterError, match="method"):
         lowpass_zero_phase(np.zeros(100), 1.0, 5.0, method="savgol")
 
 
@@ -289,7 +286,7 @@ def test_r_phi_hand_built_configuration():
     i2, j2 = np.searchsorted(res.r_edges_A, 2.77) - 1, np.searchsorted(res.phi_edges_deg, 131.0) - 1
     assert res.counts[i1, j1] == 1 and res.counts[i2, j2] == 1
     assert res.counts[:, 20:25].sum() == 1 and res.counts[:, 25:30].sum() == 1  # ϕ = 100° and 130° bins
-    by = r_phi_by_polyanion(traj, "Li", centers=("P",), r_max_A=3.0, r_bin_A=0.1, phi_bin_deg=5.0)
+    by = r_phi_by_polyanion(traj, "Li", centers=("P",), ligand="S", r_max_A=3.0, r_bin_A=0.1, phi_bin_deg=5.0)
     np.testing.assert_array_equal(by["PS4"].counts, res.counts)
     d = res.to_dict()
     assert d["label"] == "PS4" and len(d["density_per_A_deg"]) == 30
@@ -370,3 +367,32 @@ def test_tetrahedral_angles_input_errors():
         tetrahedral_angles(good, idx, reference_angle_deg=100.0)
     with pytest.raises(TetrahedraError, match="outside the grid"):
         theta_density(np.array([200.0]))
+
+
+# ---------------------------------------------------------------------------- report hook
+def test_report_section_is_driven_by_the_host_lattice_passed_in():
+    from ssic_flows.analysis.tetrahedra.report import HostLattice, TetraUnit, analyze_for_report
+
+    rng = np.random.default_rng(4)
+    pos, cell = bcc_lattice((2, 2, 2))
+    ag = np.array([[A_AGI / 2, A_AGI / 4, 0.0], [A_AGI, A_AGI / 4 + 0.3, A_AGI / 2]])
+    base = np.vstack([pos, ag])
+    frames = base[None] + rng.normal(0.0, 0.05, (12, *base.shape))
+    traj = Trajectory(species=["I"] * len(pos) + ["Ag"] * 2, positions=frames % np.diag(cell), cells=cell,
+                      timestep_fs=5.0)
+    agi = HostLattice(units=(TetraUnit("AgI4", None, "I", reference_angle_deg=70.5, average_frames=50),),
+                      cations=("Ag",))
+    sec = analyze_for_report(traj, agi, cutoff_cm1=200.0)
+    assert list(sec["units"]) == ["AgI4"] and sec["skipped"] == {} and "rphi" not in sec
+    assert sec["units"]["AgI4"]["n_tetrahedra"] == 6 * 16 and sec["units"]["AgI4"]["n_angles"] == 4 * 96
+    assert abs(sec["units"]["AgI4"]["theta_mean_deg"] - ANGLE_BCC_APEX) < 1.0
+    # no host: no section; a host whose units are absent from the run: no section either
+    assert analyze_for_report(traj, None) is None
+    assert analyze_for_report(traj, HostLattice(units=(TetraUnit("PS4", "P", "S"),))) is None
+
+    species, p0, cell_p, _ = ps4_structure(np.random.default_rng(5))
+    ps = Trajectory(species=species, positions=np.stack([p0] * 6), cells=cell_p, timestep_fs=2.0)
+    host = HostLattice(units=(TetraUnit("PS4", "P", "S"), TetraUnit("GeS4", "Ge", "S")), cations=("Na", "Li"))
+    sec = analyze_for_report(ps, host, cutoff_cm1=500.0)
+    assert list(sec["units"]) == ["PS4"] and sec["rphi"]["cation"] == "Li"
+    assert list(sec["rphi"]["maps"]) == ["PS4"]

@@ -328,3 +328,23 @@ def test_unknown_extension_raises_before_writing(tmp_path):
     assert not target.parent.exists()
     with pytest.raises(UnsupportedFormatError):
         read_structure(tmp_path / "cell.json")
+
+
+def test_host_lattice_and_charges_reach_the_analysis_as_data():
+    from ssic_flows.analysis.tetrahedra.report import TetraUnit
+    from ssic_flows.materials import FORMAL_CHARGES, analysis_inputs, host_lattice, host_lattice_for_species
+
+    # the registry's knowledge and the elements-only guess agree for every material
+    for info in MATERIALS.values():
+        species = [*info.mobile_species, *info.framework_species]
+        assert host_lattice_for_species(species).units == host_lattice(info).units, info.key
+        assert info.charges == {el: FORMAL_CHARGES[el] for el in species}
+    assert host_lattice(MATERIALS["agi"]).units == (TetraUnit("AgI4", None, "I", 70.5, 50),)
+    assert [u.label for u in host_lattice(MATERIALS["lgps"]).units] == ["PS4", "GeS4"]
+    assert [u.label for u in host_lattice(MATERIALS["na3sbs4-w"]).units] == ["SbS4", "WS4"]
+    assert host_lattice(MATERIALS["lgps"]).cations == ("Li",)
+    assert host_lattice_for_species(["Ag", "Li", "P", "S"]).cations == ("Li", "Na", "Ag")
+    assert host_lattice_for_species(["Ag", "I", "S"]).units == ()  # a sulfide: polyanion hosts only
+    assert analysis_inputs("AgI", [])["charges"] == {"Ag": 1}
+    unknown = analysis_inputs("CsPbI3", ["Cs", "Pb", "I"])
+    assert unknown["charges"] == FORMAL_CHARGES and unknown["host"].units == ()

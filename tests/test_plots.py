@@ -19,6 +19,7 @@ import pytest
 from ssic_flows.analysis.forces import force_errors
 from ssic_flows.analysis.study import analyze_study
 from ssic_flows.analysis.trajectory import Trajectory
+from ssic_flows.materials import analysis_inputs
 from ssic_flows.plots import (
     DPI, FIGURES, PALETTE, FigureSkipped, curves_from_documents, plot_all, plot_beef,
     plot_force_parity, plot_hot_comparison, plot_msd, plot_omega_density, plot_rdf, plot_rphi,
@@ -64,7 +65,8 @@ def build_study(with_tetra: bool = True, with_extras: bool = True) -> tuple[dict
     transfer = synthetic_run(1.3e-5, seed=20, n_side=3) if with_extras else None  # 3×3×3 vs 2×2×2
     hot = [synthetic_run(2.0e-5, seed=30)] if with_extras else None
     res = analyze_study(ref, mlmd, mobile=["Li"], transfer=transfer, hot=hot,
-                        analysis_settings={"vanhove_lags": 6, "vanhove_origins": 20})
+                        analysis_settings={"vanhove_lags": 6, "vanhove_origins": 20},
+                        **analysis_inputs(None, ref.species))
     assert "PS4" in res["documents"]["reference"][0]["tetrahedra"]["units"]
     if not with_tetra:  # as from a material without tetrahedral units
         for role, docs in res["documents"].items():

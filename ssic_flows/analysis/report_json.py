@@ -9,18 +9,20 @@ Top-level maps (always present, possibly empty):
 * ``coordination`` — neighbours of B around A up to the first minimum, per "A-B";
 * ``sigma_S_cm`` — Nernst–Einstein σ of the mobile species when T and its charge are known.
 
-Full curves live under ``msd``, ``rdf``, ``vdos``, ``vanhove`` (per mobile species),
-plus ``tetrahedra`` / ``forces`` when those optional modules provide an
-``analyze_for_report(traj, **kw) -> dict | None`` hook. ``skipped`` explains every
-observable not computed (e.g. VDOS without velocities).
+Full curves live under ``msd``, ``rdf``, ``vdos``, ``vanhove`` (per mobile species), plus
+``tetrahedra`` (:func:`ssic_flows.analysis.tetrahedra.report.analyze_for_report`) when a
+:class:`~ssic_flows.analysis.tetrahedra.report.HostLattice` is given. ``skipped`` explains
+every observable not computed (e.g. VDOS without velocities).
+
+Material knowledge arrives as data: carrier ``charges`` and the ``host`` lattice come from
+the caller (``ssic_flows.materials.analysis_inputs``); this module names no material.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -28,19 +30,15 @@ from ssic_flows.analysis.conductivity import nernst_einstein
 from ssic_flows.analysis.geometry import perpendicular_widths_A
 from ssic_flows.analysis.msd import msd
 from ssic_flows.analysis.rdf import partial_rdf
+from ssic_flows.analysis.tetrahedra.report import HostLattice
+from ssic_flows.analysis.tetrahedra.report import analyze_for_report as tetrahedra_section
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 from ssic_flows.analysis.vanhove import van_hove
 from ssic_flows.analysis.vdos import vdos
 
-__all__ = ["SCHEMA", "FORMAL_CHARGES", "analyze_trajectory", "write_json"]
+__all__ = ["SCHEMA", "analyze_trajectory", "write_json"]
 
 SCHEMA = "ssic_flows.analysis.report/1"
-
-#: Carrier charges (units of e) assumed for the usual mobile ions.
-FORMAL_CHARGES: dict[str, float] = {"Li": 1, "Na": 1, "K": 1, "Ag": 1, "Cu": 1, "H": 1,
-                                    "Mg": 2, "Zn": 2, "Ca": 2, "F": -1, "O": -2}
-
-_OPTIONAL_MODULES = ("tetrahedra", "forces")
 
 
 def _jsonable(x: Any) -> Any:
@@ -62,8 +60,8 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
                        dr_A: float = 0.02, rdf_frames: int = 500, vdos_window_cm1: float = 15.0,
                        vdos_max_cm1: float | None = None, vanhove_lags: int = 10,
                        vanhove_origins: int = 100, fit_window: tuple[float, float] = (0.1, 0.6),
-                       drift: str = "framework", charges: dict[str, float] | None = None,
-                       optional: bool = True) -> dict:
+                       drift: str = "framework", charges: Mapping[str, float] | None = None,
+                       host: HostLattice | None = None, optional: bool = True) -> dict:
     """Compute every applicable observable into a JSON-able dict.
 
     Parameters
@@ -78,8 +76,11 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
     vanhove_lags, vanhove_origins : van Hove lag count and origins per lag.
     fit_window : MSD fit window as fractions of t_max.
     drift : MSD drift removal ("framework", "all", "none").
-    charges : carrier charges in e, default :data:`FORMAL_CHARGES`.
-    optional : also run the optional tetrahedra / forces hooks when importable.
+    charges : carrier charges in e per element (e.g. ``{"Li": 1}``); σ is skipped for a
+        species without one.
+    host : tetrahedral units and cations of the host lattice (the ``tetrahedra`` section);
+        None: no such section.
+    optional : also compute the ``tetrahedra`` section (needs ``host``).
 
     Returns
     -------
@@ -88,7 +89,7 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
     if species is not None:
         for s in species:
             traj.indices(s)
-    charges = dict(FORMAL_CHARGES, **(charges or {}))
+    charges = dict(charges or {})
     T = temperature_K if temperature_K is not None else traj.metadata.get("temperature_K")
     doc: dict[str, Any] = {
         "schema": SCHEMA,
@@ -155,23 +156,15 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
             c = nernst_einstein(doc["D_cm2_s"][s], traj.indices(s).size,
                                 doc["mean_volume_A3"], float(T), charges[s])
             doc["sigma_S_cm"][s] = c.sigma_S_cm
-    # optional observables of the sibling modules
+    # host-lattice observables (tetrahedral units, ρ(r, ϕ))
     if optional:
-        for name in _OPTIONAL_MODULES:
-            try:
-                mod = importlib.import_module(f"ssic_flows.analysis.{name}")
-            except ImportError:
-                continue
-            hook = getattr(mod, "analyze_for_report", None)
-            if hook is None:
-                continue
-            try:
-                res = hook(traj)
-            except TrajectoryError as exc:
-                doc["skipped"][name] = str(exc)
-                continue
-            if res is not None:
-                doc[name] = _jsonable(res)
+        try:
+            res = tetrahedra_section(traj, host)
+        except TrajectoryError as exc:
+            doc["skipped"]["tetrahedra"] = str(exc)
+            res = None
+        if res is not None:
+            doc["tetrahedra"] = _jsonable(res)
     return _jsonable(doc)
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ssic_flows.analysis.geometry import minimum_image, perpendicular_widths_A
-from ssic_flows.analysis.tetrahedra import TetrahedraError, TetrahedraIndex, find_tetrahedra
+from ssic_flows.analysis.tetrahedra.detect import TetrahedraError, TetrahedraIndex, find_tetrahedra
 from ssic_flows.analysis.trajectory import Trajectory
 
 __all__ = ["RPhiResult", "r_phi_density", "r_phi_by_polyanion"]
@@ -118,7 +118,7 @@ def r_phi_density(
     traj:
         Trajectory (Å, fs), wrapped or not; constant or variable cell.
     index:
-        Polyanion index from :func:`~ssic_flows.analysis.tetrahedra.find_tetrahedra`
+        Polyanion index from :func:`~ssic_flows.analysis.tetrahedra.detect.find_tetrahedra`
         with a centre (e.g. ``center="P", ligand="S"``).
     cation:
         Mobile cation element, e.g. ``"Li"`` or ``"Na"``.
@@ -204,8 +204,8 @@ def r_phi_density(
 def r_phi_by_polyanion(
     traj: Trajectory,
     cation: str,
-    centers: tuple[str, ...] = ("P", "Ge"),
-    ligand: str = "S",
+    centers: tuple[str, ...],
+    ligand: str,
     *,
     index_frame: int = 0,
     **kwargs,
@@ -219,9 +219,10 @@ def r_phi_by_polyanion(
     cation:
         Mobile cation element.
     centers:
-        Polyanion centre elements; each gets its own index built on frame ``index_frame``.
+        Polyanion centre elements (e.g. ``("P", "Ge")``, the material's knowledge); each
+        gets its own index built on frame ``index_frame``.
     ligand:
-        Ligand element.
+        Ligand element (e.g. ``"S"``).
     **kwargs:
         Passed to :func:`r_phi_density`.
 

@@ -20,7 +20,7 @@ Choices (stated, since the study is silent):
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from ssic_flows.analysis.compare import compare_ensembles, half_documents
 from ssic_flows.analysis.ensemble import ensemble_stats
 from ssic_flows.analysis.geometry import perpendicular_widths_A
 from ssic_flows.analysis.report_json import analyze_trajectory
+from ssic_flows.analysis.tetrahedra.report import HostLattice
 from ssic_flows.analysis.trajectory import Trajectory
 
 __all__ = ["SCALAR_KEYS", "analyze_study"]
@@ -65,6 +66,8 @@ def analyze_study(
     transfer: Trajectory | None = None,
     hot: Sequence[Trajectory] | None = None,
     analysis_settings: dict[str, Any] | None = None,
+    host: HostLattice | None = None,
+    charges: Mapping[str, float] | None = None,
 ) -> dict:
     """Analyse a study's runs and compare them.
 
@@ -76,6 +79,8 @@ def analyze_study(
     transfer : MLMD of the same model on the 2×2×2 cell, if run.
     hot : MLMD runs with the hot-retrained model, if run.
     analysis_settings : extra keyword arguments for ``analyze_trajectory``.
+    host, charges : the material's host lattice and carrier charges (e), as data (from
+        ``ssic_flows.materials.analysis_inputs``); see ``analyze_trajectory``.
 
     Returns
     -------
@@ -95,7 +100,7 @@ def analyze_study(
     all_runs = [t for ts in roles.values() for t in ts]
     n_main = min(t.n_frames for t in [reference, *mlmd])
     widths = min(float(perpendicular_widths_A(t.cells).min()) for t in all_runs)
-    kw = {"r_max_A": 0.5 * widths, **(analysis_settings or {})}
+    kw = {"r_max_A": 0.5 * widths, **(analysis_settings or {}), "host": host, "charges": charges}
 
     # mobile species: decided once, from the reference run, so every run reports the same
     full_ref = analyze_trajectory(reference, species=mobile, **kw)
@@ -137,7 +142,7 @@ def analyze_study(
         "mobile_species": mobile,
         "n_frames_compared": int(n_main),
         "n_frames_by_role": {k: int(v) for k, v in length.items()},
-        "analysis_settings": {k: v for k, v in kw.items() if k != "species"},
+        "analysis_settings": {k: v for k, v in kw.items() if k not in ("species", "host", "charges")},
         "documents": docs,
         "ensemble": ensemble,
         "scalars": scalars,

@@ -31,6 +31,7 @@ def analyze_study_job(info: dict, reference, mlmd: list, train=None, validation=
                       transfer=None, hot=None, hot_train=None) -> StudySummary:
     """Every observable for the reference, the MLMD ensemble, transfer and hot runs."""
     from ssic_flows.analysis.study import analyze_study
+    from ssic_flows.materials import analysis_inputs
 
     ref = _md(reference)
     runs = [_md(m) for m in mlmd]
@@ -43,7 +44,8 @@ def analyze_study_job(info: dict, reference, mlmd: list, train=None, validation=
     res = analyze_study(ref.trajectory, [r.trajectory for r in runs],
                         mobile=[mobile] if isinstance(mobile, str) else mobile,
                         transfer=None if tr is None else tr.trajectory,
-                        hot=None if hot_md is None else [hot_md.trajectory])
+                        hot=None if hot_md is None else [hot_md.trajectory],
+                        **analysis_inputs(info.get("material"), ref.trajectory.species))
     curves = {k: res[k] for k in ("documents", "ensemble")}
     curves["beef"] = _train_summary(trn)
     if val is not None and val.parity_data is not None:

@@ -8,6 +8,8 @@ Public API
 * Per-material builders: :func:`build_agi`, :func:`build_lgps`, :func:`build_na3sbs4`,
   :func:`build_na3sbs4_w`, and their parent cells :func:`agi_parent`, :func:`lgps_parent`,
   :func:`na3sbs4_parent`.
+* Material knowledge for the analysis, as data: :func:`host_lattice`,
+  :func:`host_lattice_for_species`, :func:`analysis_inputs` (host lattice + carrier charges).
 * Tools for adding other conductors: :func:`supercell_for`, :func:`dope`,
   :func:`select_separated_sites`, :func:`write_structure`, :func:`read_structure`.
 
@@ -17,6 +19,7 @@ All errors derive from :class:`MaterialsError` (a ``ValueError``).
 from .agi import agi_parent, build_agi
 from .lgps import build_lgps, lgps_framework, lgps_parent
 from .na3sbs4 import build_na3sbs4, build_na3sbs4_w, na3sbs4_parent
+from .hosts import analysis_inputs, host_lattice, host_lattice_for_species
 from .registry import MATERIALS, MaterialInfo, allowed_atom_counts, build_material, resolve_material
 from .tools import (
     FORMAL_CHARGES,
@@ -53,6 +56,7 @@ __all__ = [
     "UnsupportedFormatError",
     "agi_parent",
     "allowed_atom_counts",
+    "analysis_inputs",
     "best_diagonal_scaling",
     "build_agi",
     "build_lgps",
@@ -63,6 +67,8 @@ __all__ = [
     "diagonal_scaling_for",
     "dope",
     "formal_charge",
+    "host_lattice",
+    "host_lattice_for_species",
     "lgps_framework",
     "lgps_parent",
     "min_pair_distances",

@@ -18,7 +18,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from . import agi, lgps, na3sbs4
-from .tools import AtomCountError, UnknownMaterialError, check_seed
+from .tools import FORMAL_CHARGES, AtomCountError, UnknownMaterialError, check_seed
 
 __all__ = ["MATERIALS", "MaterialInfo", "allowed_atom_counts", "build_material", "resolve_material"]
 
@@ -45,8 +45,6 @@ class MaterialInfo:
     tetrahedral_units
         Centre -> vertex species of the tetrahedra whose angles the study analyses (for AgI the
         Ag-centred I4 tetrahedra, otherwise the polyanions).
-    charges
-        Formal charges (e) per element, for charge neutrality and Nernst-Einstein conductivity.
     temperature_K
         Production MD temperature in K.
     temperature_source
@@ -70,6 +68,10 @@ class MaterialInfo:
         Literature source of lattice constants and Wyckoff positions.
     space_group
         Space group of the parent (average / framework) structure.
+    theta_reference_deg
+        Interstitial tetrahedra only: the face angle (deg) of the ideal lattice whose θ the
+        study analyses (α-AgI: the 70.5° apex angles of the bcc I4 tetrahedra); None keeps
+        all 12 angles.
     """
 
     key: str
@@ -79,7 +81,6 @@ class MaterialInfo:
     framework_species: tuple[str, ...]
     polyanion_centres: dict[str, str]
     tetrahedral_units: dict[str, str]
-    charges: dict[str, int]
     temperature_K: float
     temperature_source: str
     density_g_cm3: float
@@ -92,6 +93,13 @@ class MaterialInfo:
     builder: Callable[[int, int], Structure] = field(repr=False, compare=False)
     cell_offset: int = 0
     extra_atoms: tuple[int, ...] = ()
+    theta_reference_deg: float | None = None
+
+    @property
+    def charges(self) -> dict[str, int]:
+        """Formal charges (e) per element (mobile, then framework), from :data:`FORMAL_CHARGES`;
+        for charge neutrality and Nernst-Einstein conductivity."""
+        return {el: FORMAL_CHARGES[el] for el in (*self.mobile_species, *self.framework_species)}
 
     def allowed_atom_counts(self, max_atoms: int = 1100) -> list[int]:
         """All buildable atom counts up to ``max_atoms``."""
@@ -125,7 +133,6 @@ MATERIALS: dict[str, MaterialInfo] = {
         framework_species=("I",),
         polyanion_centres={},
         tetrahedral_units={"Ag": "I"},
-        charges={"Ag": 1, "I": -1},
         temperature_K=500.0,
         temperature_source="study section 3.1: production MLMD at 500 K (alpha phase above 420 K)",
         density_g_cm3=5.98,
@@ -134,6 +141,7 @@ MATERIALS: dict[str, MaterialInfo] = {
         demo_atoms=16,
         cell_atoms=agi.AGI_CELL_ATOMS,
         extra_atoms=(1024,),
+        theta_reference_deg=70.5,
         lattice_source="Strock 1934; Cava, Reidinger & Wuensch, Solid State Commun. 24, 411 (1977): a = 5.07 A, I 2a, Ag 12d",
         space_group="Im-3m",
         builder=lambda n, seed: agi.build_agi(n, seed=seed),
@@ -146,7 +154,6 @@ MATERIALS: dict[str, MaterialInfo] = {
         framework_species=("Ge", "P", "S"),
         polyanion_centres={"P": "S", "Ge": "S"},
         tetrahedral_units={"P": "S", "Ge": "S"},
-        charges={"Li": 1, "Ge": 4, "P": 5, "S": -2},
         temperature_K=600.0,
         temperature_source=(
             "default, not stated in the study's main text (ESI unavailable): 600 K, a common AIMD "
@@ -169,7 +176,6 @@ MATERIALS: dict[str, MaterialInfo] = {
         framework_species=("Sb", "S"),
         polyanion_centres={"Sb": "S"},
         tetrahedral_units={"Sb": "S"},
-        charges={"Na": 1, "Sb": 5, "S": -2},
         temperature_K=300.0,
         temperature_source="study: pristine Na3SbS4 simulated at 300 K",
         density_g_cm3=2.87,
@@ -189,7 +195,6 @@ MATERIALS: dict[str, MaterialInfo] = {
         framework_species=("Sb", "W", "S"),
         polyanion_centres={"Sb": "S", "W": "S"},
         tetrahedral_units={"Sb": "S", "W": "S"},
-        charges={"Na": 1, "Sb": 5, "W": 6, "S": -2},
         temperature_K=300.0,
         temperature_source=(
             "default: the study's Na3SbS4 temperature (300 K); the doped run's temperature is not "

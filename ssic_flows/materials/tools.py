@@ -47,10 +47,11 @@ __all__ = [
     "write_structure",
 ]
 
-#: Formal (oxidation-state) charges in units of e used for charge-neutrality checks,
-#: doping compensation and Nernst-Einstein conductivities.
+#: Formal (oxidation-state) charges in units of e: the package's one table, used for
+#: charge-neutrality checks, doping compensation, the registry's per-material charges and
+#: (handed to the analysis as data) Nernst-Einstein conductivities.
 FORMAL_CHARGES: dict[str, int] = {
-    "Li": 1, "Na": 1, "K": 1, "Ag": 1, "Cu": 1,
+    "H": 1, "Li": 1, "Na": 1, "K": 1, "Ag": 1, "Cu": 1,
     "Mg": 2, "Ca": 2, "Zn": 2,
     "Al": 3, "Ga": 3, "In": 3, "Y": 3, "La": 3,
     "Si": 4, "Ge": 4, "Sn": 4, "Zr": 4, "Ti": 4,

@@ -1,7 +1,7 @@
 """Tetrahedral angles θ(t), ρ(θ), ρ(ω) and ρ(r, φ) maps (study Fig. 3, 7, 10, S3).
 
 Reads the ``tetrahedra`` section that
-:func:`ssic_flows.analysis.tetrahedra.analyze_for_report` adds to each analysis document
+:func:`ssic_flows.analysis.tetrahedra.report.analyze_for_report` adds to each analysis document
 (the ensemble document mirrors it with ``{"mean", "std", ...}`` for each numeric array)::
 
     doc["tetrahedra"] = {
