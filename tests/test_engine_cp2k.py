@@ -13,9 +13,13 @@ from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings
 from ssic_flows.engines.cp2k.engine import PRESETS, CP2KReference
 from ssic_flows.engines.cp2k.jobs import CP2KMDMaker, CP2KStaticMaker, cp2k_md_in_dir
+from ssic_flows.analysis.readers import (
+    BOHR_A, CP2K_FRC_TO_EV_PER_A, CP2K_VEL_TO_A_PER_FS, HARTREE_EV, read_cp2k_ener, read_cp2k_xyz,
+    read_trajectory,
+)
+from ssic_flows.analysis.trajectory import TrajectoryError
 from ssic_flows.engines.cp2k.parsing import (
-    BOHR_A, FORCE_AU_EV_A, HARTREE_EV, VEL_AU_A_FS, read_cp2k_ener, read_cp2k_forces_table,
-    read_cp2k_md, read_cp2k_total_energy, read_cp2k_xyz, read_restart_step,
+    read_cp2k_forces_table, read_cp2k_md, read_cp2k_total_energy, read_restart_step,
 )
 from ssic_flows.engines.cp2k.run import find_cp2k_executable
 from ssic_flows.engines.cp2k.sets import (
@@ -99,8 +103,8 @@ def test_md_input_nose_ot_restart():
 # ------------------------------------------------------------------ parsing genuine output
 def test_parse_resumed_md_fixture():
     d = DATA / "agi4_md_resumed"
-    steps, species, pos = read_cp2k_xyz(d / "ssic-pos-1.xyz")
-    assert species == ["I", "I", "Ag", "Ag"] and list(steps) == [0, 1, 2, 3, 4]
+    x = read_cp2k_xyz(d / "ssic-pos-1.xyz")
+    assert x.species == ["I", "I", "Ag", "Ag"] and list(x.steps) == [0, 1, 2, 3, 3, 4]
     assert read_restart_step(d / "ssic-1.restart") == 4
     ener = read_cp2k_ener(d / "ssic-1.ener")
     # step 3 is in the file twice; the later (resumed) copy wins
@@ -110,15 +114,16 @@ def test_parse_resumed_md_fixture():
     assert t.timestep_fs == 2.0 and np.allclose(t.cells[0], np.eye(3) * 5.07)
     # frame 0 is the input structure
     assert np.allclose(t.positions[0], agi4().cart_coords, atol=1e-8)
-    # energies aligned with frames: the xyz comment lines carry E (Ha) of the same step
+    # energies (from .ener) aligned with frames: the xyz comment lines carry E (Ha) of the same step
     comments = [ln for ln in (d / "ssic-frc-1.xyz").read_text().splitlines() if "i =" in ln]
     e_by_step = {int(c.split(",")[0].split("=")[1]): float(c.split("E =")[1]) for c in comments}
     for k, s in enumerate(t.steps):
         assert t.energies[k] == pytest.approx(e_by_step[int(s)] * HARTREE_EV, abs=1e-6)
     # units: Ha/Bohr → eV/Å, Bohr/au → Å/fs
-    _, _, frc = read_cp2k_xyz(d / "ssic-frc-1.xyz")
+    keep = [0, 1, 2, 4, 5]  # records; step 3's later copy (record 4) wins
+    frc = read_cp2k_xyz(d / "ssic-frc-1.xyz").data[keep]
     assert np.allclose(t.forces, frc * 51.42208619083232)
-    _, _, vel = read_cp2k_xyz(d / "ssic-vel-1.xyz")
+    vel = read_cp2k_xyz(d / "ssic-vel-1.xyz").data[keep]
     assert np.allclose(t.velocities, vel * 21.876912633)
     # physical sanity: net force ≈ 0 (eV/Å), thermal speeds ~ 1e-3..1e-2 Å/fs, kinetic T
     assert np.abs(t.forces.sum(axis=1)).max() < 0.05
@@ -140,7 +145,7 @@ def test_parse_single_point_fixture():
     assert e == pytest.approx(-96.769762002251539 * HARTREE_EV)
     species, f = read_cp2k_forces_table(d / "ssic-forces-1_0.xyz")
     assert species == ["I", "I", "Ag", "Ag"] and f.shape == (4, 3)
-    assert f[0, 0] == pytest.approx(-0.0320332549 * FORCE_AU_EV_A)
+    assert f[0, 0] == pytest.approx(-0.0320332549 * CP2K_FRC_TO_EV_PER_A)
     # same structure as MD frame 0: same energy and forces
     t = read_cp2k_md(DATA / "agi4_md_resumed", timestep_fs=2.0)
     assert t.energies[0] == pytest.approx(e, abs=1e-6)
@@ -148,19 +153,41 @@ def test_parse_single_point_fixture():
 
 
 def test_unit_constants():
-    assert FORCE_AU_EV_A == pytest.approx(51.422067, rel=1e-6)
-    assert VEL_AU_A_FS == pytest.approx(21.876912, rel=1e-6)
+    assert CP2K_FRC_TO_EV_PER_A == pytest.approx(51.422067, rel=1e-6)
+    assert CP2K_VEL_TO_A_PER_FS == pytest.approx(21.876912, rel=1e-6)
     assert BOHR_A == pytest.approx(0.529177, rel=1e-6)
 
 
-def test_truncated_trajectory_frame_dropped(tmp_path):
-    src = (DATA / "agi4_md_resumed" / "ssic-pos-1.xyz").read_text().splitlines()
-    (tmp_path / "cut.xyz").write_text("\n".join(src[:-2]) + "\n")  # last frame cut short
-    steps, _, pos = read_cp2k_xyz(tmp_path / "cut.xyz")
-    assert list(steps) == [0, 1, 2, 3] and pos.shape == (4, 4, 3)
+def _killed_copy(tmp_path) -> Path:
+    """The genuine resumed run with the last record of ssic-pos-1.xyz cut short."""
+    import shutil
+
+    d = tmp_path / "killed"
+    shutil.copytree(DATA / "agi4_md_resumed", d)
+    src = (d / "ssic-pos-1.xyz").read_text().splitlines()
+    (d / "ssic-pos-1.xyz").write_text("\n".join(src[:-2]) + "\n")  # last frame cut short
+    return d
+
+
+def test_truncated_trajectory_frame_dropped_by_engine(tmp_path):
+    d = _killed_copy(tmp_path)
+    x = read_cp2k_xyz(d / "ssic-pos-1.xyz", truncated="drop")
+    assert list(x.steps) == [0, 1, 2, 3, 3] and x.data.shape == (5, 4, 3) and x.truncated
+    with pytest.warns(UserWarning, match="cut-short"):
+        t = read_cp2k_md(d, timestep_fs=2.0, metadata={"engine": "cp2k"})
+    assert list(t.steps) == [0, 1, 2, 3] and t.metadata["truncated_last_frame"] is True
+    assert t.metadata["engine"] == "cp2k"
+    full = read_cp2k_md(DATA / "agi4_md_resumed", timestep_fs=2.0)
+    assert np.array_equal(t.positions, full.positions[:4]) and "truncated_last_frame" not in full.metadata
+    # ssic analyze refuses the same file (damaged or still being written)
+    with pytest.raises(TrajectoryError, match="cut short"):
+        read_trajectory(d / "ssic-pos-1.xyz")
     (tmp_path / "empty.xyz").write_text("")
-    with pytest.raises(EngineError, match="no complete frame"):
+    with pytest.raises(TrajectoryError, match="empty file"):
         read_cp2k_xyz(tmp_path / "empty.xyz")
+    (d / "ssic-1.cell").unlink()
+    with pytest.raises(EngineError, match="MOTION%PRINT%CELL"):
+        read_cp2k_md(d, timestep_fs=2.0)
 
 
 # ------------------------------------------------------------------ engine / registry

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from ssic_flows.analysis.readers import (CP2K_FRC_TO_EV_PER_A, CP2K_VEL_TO_A_PER_FS, HARTREE_EV,
-                                         detect_format, read_trajectory)
+                                         detect_format, read_cp2k, read_cp2k_ener,
+                                         read_cp2k_xyz, read_trajectory)
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 
 DATA = Path(__file__).parent / "data"
@@ -205,6 +206,49 @@ def test_cp2k_without_cell(tmp_path):
         read_trajectory(p)
     r = read_trajectory(p, cell=np.eye(3) * 5.0)
     assert r.velocities is None and r.forces is None and np.allclose(r.volumes_A3, 125.0)
+
+
+def test_cp2k_genuine_run_energies_from_ener_else_comments(tmp_path):
+    """Genuine CP2K 2023.1 output (killed and resumed): the one parser behind ssic analyze and
+    the CP2K engine. Energies from the .ener file when present, else the xyz comments."""
+    import shutil
+
+    d = DATA / "cp2k" / "agi4_md_resumed"
+    r = read_trajectory(d / "ssic-pos-1.xyz")
+    ener = read_cp2k_ener(d / "ssic-1.ener")
+    assert list(r.steps) == [0, 1, 2, 3, 4] and r.timestep_fs == 2.0  # step 3 once
+    assert np.allclose(r.energies, [ener[int(s)]["potential_eV"] for s in r.steps])
+    assert r.forces is not None and r.velocities is not None
+    assert "truncated_last_frame" not in r.metadata
+    c = tmp_path / "noener"
+    shutil.copytree(d, c)
+    (c / "ssic-1.ener").unlink()
+    r2 = read_trajectory(c / "ssic-pos-1.xyz")
+    xyz = read_cp2k_xyz(c / "ssic-pos-1.xyz")
+    assert r2.energies[3] == pytest.approx(xyz.energies_Ha[4] * HARTREE_EV)  # later step-3 copy
+    assert np.allclose(r2.energies, r.energies, atol=1e-6)
+    (c / "ssic-1.cell").unlink()
+    with pytest.raises(TrajectoryError, match="cell="):
+        read_trajectory(c / "ssic-pos-1.xyz")
+    r3 = read_trajectory(c / "ssic-pos-1.xyz", cell=np.eye(3) * 5.07)
+    assert np.allclose(r3.positions, r.positions) and np.allclose(r3.volumes_A3, 5.07**3)
+
+
+def test_cp2k_genuine_truncated_last_frame_raise_or_drop(tmp_path):
+    import shutil
+
+    c = tmp_path / "killed"
+    shutil.copytree(DATA / "cp2k" / "agi4_md_resumed", c)
+    for kind in ("pos", "frc"):
+        lines = (c / f"ssic-{kind}-1.xyz").read_text().splitlines()
+        (c / f"ssic-{kind}-1.xyz").write_text("\n".join(lines[:-1]) + "\n")  # killed mid-write
+    with pytest.raises(TrajectoryError, match="cut short"):  # ssic analyze: default
+        read_trajectory(c / "ssic-pos-1.xyz")
+    with pytest.warns(UserWarning, match="pos/frc"):
+        r = read_cp2k(c / "ssic-pos-1.xyz", truncated="drop")
+    assert list(r.steps) == [0, 1, 2, 3] and r.metadata["truncated_last_frame"] is True
+    with pytest.raises(ValueError, match="truncated"):
+        read_cp2k_xyz(c / "ssic-pos-1.xyz", truncated="ignore")
 
 
 def test_npz_roundtrip(tmp_path):

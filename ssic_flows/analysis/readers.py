@@ -11,7 +11,8 @@ format      files                         time / velocities / forces
 ``cp2k``    ``<proj>-pos-<n>.xyz`` +      time from the ``time =`` field (fs); siblings
             ``-vel-<n>.xyz``,             found automatically; velocities bohr/au_time
             ``-frc-<n>.xyz``,             → Å/fs, forces Hartree/bohr → eV/Å, E Hartree
-            ``-<n>.cell``                 → eV; cell from ``-<n>.cell`` or ``cell=``
+            ``-<n>.cell``, ``-<n>.ener``  → eV (``.ener`` if present, else the xyz
+                                          comments); cell from ``-<n>.cell`` or ``cell=``
 ``npz``     :meth:`Trajectory.save`       everything
 =========== ============================= ==========================================
 
@@ -25,22 +26,28 @@ if both exist and disagree, that is an error. Any unreadable file raises one
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import constants as _c
 
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 
 __all__ = ["read_trajectory", "detect_format", "FORMATS", "BOHR_A", "AU_TIME_FS",
-           "HARTREE_EV", "CP2K_VEL_TO_A_PER_FS", "CP2K_FRC_TO_EV_PER_A"]
+           "HARTREE_EV", "CP2K_VEL_TO_A_PER_FS", "CP2K_FRC_TO_EV_PER_A", "Cp2kXyz",
+           "read_cp2k", "read_cp2k_cell", "read_cp2k_ener", "read_cp2k_xyz"]
 
 FORMATS = ("xdatcar", "vasprun", "extxyz", "ase", "cp2k", "npz")
 
-BOHR_A: float = 0.529177210903
-AU_TIME_FS: float = 2.4188843265857e-2
-HARTREE_EV: float = 27.211386245988
+BOHR_A: float = _c.physical_constants["Bohr radius"][0] / _c.angstrom
+"""Å per Bohr (CODATA, scipy.constants)."""
+AU_TIME_FS: float = _c.physical_constants["atomic unit of time"][0] / _c.femto
+"""fs per atomic unit of time."""
+HARTREE_EV: float = _c.physical_constants["Hartree energy in eV"][0]
+"""eV per Hartree."""
 CP2K_VEL_TO_A_PER_FS: float = BOHR_A / AU_TIME_FS
 CP2K_FRC_TO_EV_PER_A: float = HARTREE_EV / BOHR_A
 
@@ -104,7 +111,7 @@ def read_trajectory(path: str | Path, format: str = "auto", timestep_fs: float |
         traj = Trajectory.load(path)
     else:
         reader = {"xdatcar": _read_xdatcar, "vasprun": _read_vasprun, "extxyz": _read_ase,
-                  "ase": _read_ase, "cp2k": _read_cp2k}[fmt]
+                  "ase": _read_ase, "cp2k": read_cp2k}[fmt]
         try:
             traj = reader(path, timestep_fs, **kw)
         except TrajectoryError:
@@ -245,57 +252,120 @@ def _read_ase(path: Path, timestep_fs: float | None, index: str = ":", **_: Any)
 
 # ------------------------------------------------------------------ CP2K
 _HDR = re.compile(r"i\s*=\s*(?P<i>-?\d+)(?:.*?time\s*=\s*(?P<t>[-+0-9.eE]+))?(?:.*?E\s*=\s*(?P<e>[-+0-9.eE]+))?")
+_TRUNCATED = ("raise", "drop")
 
 
-def _parse_cp2k_xyz(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """CP2K xyz (pos/vel/frc): -> species, data (F, N, 3), steps, times_fs (nan if absent), E."""
+@dataclass
+class Cp2kXyz:
+    """One CP2K xyz file (pos/vel/frc), records in file order, in the file's own units.
+
+    species (N); data (F, N, 3): Å (pos), Bohr/au_time (vel), Hartree/Bohr (frc); steps (F,);
+    times_fs (F,), NaN where absent; energies_Ha (F,) from the comment lines, NaN where absent;
+    truncated: a cut-short last record was dropped.
+    """
+
+    species: list[str]
+    data: np.ndarray
+    steps: np.ndarray
+    times_fs: np.ndarray
+    energies_Ha: np.ndarray
+    truncated: bool = False
+
+
+def _xyz_record(lines: list[str], i: int, n: int, path: Path) -> tuple[list[str], np.ndarray] | None:
+    """Species and (n, 3) values of the record whose atom lines start at ``i``; None if cut."""
+    rows = [ln.split() for ln in lines[i:i + n]]
+    if len(rows) < n or any(len(r) < 4 for r in rows):
+        return None
+    try:
+        return [r[0] for r in rows], np.array([r[1:4] for r in rows], dtype=float)
+    except ValueError:
+        return None
+
+
+def read_cp2k_xyz(path: str | Path, truncated: str = "raise") -> Cp2kXyz:
+    """Parse a CP2K xyz trajectory file (``-pos-``, ``-vel-`` or ``-frc-<n>.xyz``).
+
+    ``truncated``: what to do with a last record cut short (a run killed while writing):
+    ``"raise"`` a :class:`TrajectoryError` (``ssic analyze``: the file is damaged or still
+    being written) or ``"drop"`` it and set :attr:`Cp2kXyz.truncated` (an engine resuming a
+    killed run). Any other malformed record raises.
+    """
+    if truncated not in _TRUNCATED:
+        raise ValueError(f"truncated must be one of {_TRUNCATED}, got {truncated!r}")
+    path = Path(path)
     lines = path.read_text().splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
-        raise TrajectoryError(f"{path}: empty file")
+        raise TrajectoryError(f"{path}: empty file (did CP2K run any MD step?)")
     try:
         n = int(lines[0].split()[0])
     except (ValueError, IndexError):
         raise TrajectoryError(f"{path}: first line must be the atom count, got {lines[0][:40]!r}")
-    block = n + 2
-    if len(lines) % block:
-        raise TrajectoryError(f"{path}: {len(lines)} lines is not a whole number of {n}-atom frames "
-                              "(truncated write?)")
-    nf = len(lines) // block
-    steps, times, energies = np.zeros(nf, int), np.full(nf, np.nan), np.full(nf, np.nan)
-    for f in range(nf):
-        if lines[f * block].split()[0] != str(n):
-            raise TrajectoryError(f"{path}: frame {f} does not start with the atom count {n}")
-        m = _HDR.search(lines[f * block + 1])
-        if m is None:
-            raise TrajectoryError(f"{path}: frame {f} comment line lacks 'i = <step>' "
-                                  f"(got {lines[f * block + 1][:60]!r}); not a CP2K trajectory")
-        steps[f] = int(m["i"])
-        if m["t"] is not None:
-            times[f] = float(m["t"])
-        if m["e"] is not None:
-            energies[f] = float(m["e"])
-    atom_lines = [lines[f * block + 2 + k] for f in range(nf) for k in range(n)]
-    tok = " ".join(atom_lines).split()
-    if len(tok) != nf * n * 4:
-        raise TrajectoryError(f"{path}: atom lines must hold 'symbol x y z'")
-    tok = np.array(tok, dtype=object).reshape(nf, n, 4)
-    species = [str(s) for s in tok[0, :, 0]]
-    try:
-        data = tok[:, :, 1:].astype(float)
-    except ValueError as exc:
-        raise TrajectoryError(f"{path}: non-numeric coordinates ({exc})") from exc
-    return species, data, steps, times, energies
+    species: list[str] | None = None
+    data, steps, times, energies = [], [], [], []
+    cut = False
+    i = 0
+    while i < len(lines):
+        last = i + n + 2 >= len(lines)
+        head = lines[i].split()
+        if not head or head[0] != str(n):
+            raise TrajectoryError(f"{path}: record {len(steps)} does not start with the atom "
+                                  f"count {n}")
+        m = _HDR.search(lines[i + 1]) if i + 1 < len(lines) else None
+        rec = _xyz_record(lines, i + 2, n, path)
+        if rec is None or m is None:
+            if last and (rec is None or i + 1 >= len(lines)):
+                cut = True
+                break
+            if m is None:
+                raise TrajectoryError(f"{path}: record {len(steps)} comment line lacks "
+                                      f"'i = <step>' (got {lines[i + 1][:60]!r}); not a CP2K "
+                                      "trajectory")
+            raise TrajectoryError(f"{path}: record {len(steps)}: atom lines must hold "
+                                  "'symbol x y z'")
+        sp, values = rec
+        if species is None:
+            species = sp
+        elif sp != species:
+            raise TrajectoryError(f"{path}: atoms change between records; not one CP2K trajectory")
+        data.append(values)
+        steps.append(int(m["i"]))
+        times.append(float(m["t"]) if m["t"] is not None else np.nan)
+        energies.append(float(m["e"]) if m["e"] is not None else np.nan)
+        i += n + 2
+    if cut and truncated == "raise":
+        raise TrajectoryError(f"{path}: the last {n}-atom record is cut short, not a whole "
+                              "number of records (truncated write? a run killed while writing)")
+    if not steps:
+        raise TrajectoryError(f"{path}: no complete record (did CP2K run any MD step?)")
+    return Cp2kXyz(species=species or [], data=np.stack(data), steps=np.array(steps, dtype=int),
+                   times_fs=np.array(times), energies_Ha=np.array(energies), truncated=cut)
 
 
-def _read_cp2k_cell(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """CP2K ``.cell`` file: -> steps (K,), cells (K, 3, 3) Å."""
-    rows = [ln.split() for ln in path.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    if not rows or any(len(r) < 11 for r in rows):
-        raise TrajectoryError(f"{path}: expected rows 'step time Ax Ay Az Bx By Bz Cx Cy Cz [volume]'")
-    a = np.array([r[:11] for r in rows], float)
+def _table(path: Path, n_cols: int, layout: str) -> np.ndarray:
+    rows = [ln.split() for ln in path.read_text().splitlines()
+            if ln.strip() and not ln.lstrip().startswith("#")]
+    rows = [r for r in rows if len(r) >= n_cols] if rows else rows
+    if not rows:
+        raise TrajectoryError(f"{path}: expected rows '{layout}'")
+    return np.array([r[:n_cols] for r in rows], float)
+
+
+def read_cp2k_cell(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """CP2K ``-<n>.cell`` file → steps (K,), cells (K, 3, 3) Å (lattice vectors as rows)."""
+    a = _table(Path(path), 11, "step time Ax Ay Az Bx By Bz Cx Cy Cz [volume]")
     return a[:, 0].astype(int), a[:, 2:11].reshape(-1, 3, 3)
+
+
+def read_cp2k_ener(path: str | Path) -> dict[int, dict[str, float]]:
+    """CP2K ``-<n>.ener`` rows by step (a repeated step: the later row wins): ``time_fs``,
+    ``kinetic_eV``, ``temperature_K``, ``potential_eV``, ``conserved_eV``, ``used_time_s``."""
+    a = _table(Path(path), 7, "step time kinetic temperature potential conserved used_time")
+    return {int(r[0]): dict(time_fs=r[1], kinetic_eV=r[2] * HARTREE_EV, temperature_K=r[3],
+                            potential_eV=r[4] * HARTREE_EV, conserved_eV=r[5] * HARTREE_EV,
+                            used_time_s=r[6]) for r in a.tolist()}
 
 
 def _last_of_each_step(steps: np.ndarray) -> np.ndarray:
@@ -309,50 +379,74 @@ def _last_of_each_step(steps: np.ndarray) -> np.ndarray:
     return steps.size - 1 - first_in_rev
 
 
-def _read_cp2k(path: Path, timestep_fs: float | None, cell: Any = None, **_: Any) -> Trajectory:
+def _cells_at(cell_file: Path, steps: np.ndarray) -> np.ndarray:
+    """(F, 3, 3) Å: the last cell record at or before each step (the first before it)."""
+    csteps, ccells = read_cp2k_cell(cell_file)
+    order = _last_of_each_step(csteps)
+    csteps, ccells = csteps[order], ccells[order]
+    j = np.clip(np.searchsorted(csteps, steps, side="right") - 1, 0, None)
+    return ccells[j]
+
+
+def read_cp2k(path: str | Path, timestep_fs: float | None = None, *, cell: Any = None,
+              truncated: str = "raise", **_: Any) -> Trajectory:
+    """One CP2K MD run from its ``<project>-pos-<n>.xyz`` (the one CP2K trajectory parser).
+
+    Siblings in the same directory are used when present: ``-vel-<n>.xyz`` (Bohr/au_time →
+    Å/fs), ``-frc-<n>.xyz`` (Hartree/Bohr → eV/Å), ``-<n>.ener`` (potential energy, Hartree →
+    eV; else the ``E =`` of the xyz comment lines) and ``-<n>.cell`` (Å; else ``cell=``, one
+    (3, 3) Å cell). Only MD steps present in every file used are kept; a repeated step
+    (restarted run) keeps its later record. ``truncated="drop"`` drops a cut-short last
+    record (killed run) with a warning and ``metadata["truncated_last_frame"] = True``;
+    ``"raise"`` (default) refuses such files. ``timestep_fs`` (fs between stored frames) is
+    checked against the files' ``time =`` fields.
+    """
+    path = Path(path)
     m = _CP2K_POS.match(path.name)
     if m is None:
         raise TrajectoryError(f"{path}: CP2K position files are named '<project>-pos-<n>.xyz'")
     pre, k = m["prefix"], m["n"]
     d = path.parent
-    species, pos, steps, times, energies = _parse_cp2k_xyz(path)
-    last = _last_of_each_step(steps)
-    pos, steps, times, energies = pos[last], steps[last], times[last], energies[last]
-    keep = np.ones(steps.size, bool)
-    extra: dict[str, np.ndarray] = {}
+    pos = read_cp2k_xyz(path, truncated)
+    files = {"pos": pos}
     for kind in ("vel", "frc"):
         sib = d / f"{pre}-{kind}-{k}.xyz"
         if sib.is_file():
-            sp2, arr, st2, _, _ = _parse_cp2k_xyz(sib)
-            last2 = _last_of_each_step(st2)
-            arr, st2 = arr[last2], st2[last2]
-            if sp2 != species:
+            files[kind] = read_cp2k_xyz(sib, truncated)
+            if files[kind].species != pos.species:
                 raise TrajectoryError(f"{sib}: atoms differ from {path.name}")
-            common, ia, ib = np.intersect1d(steps, st2, return_indices=True)
-            if common.size == 0:
-                raise TrajectoryError(f"{sib}: no MD step in common with {path.name}")
-            full = np.full_like(pos, np.nan)
-            full[ia] = arr[ib]
-            keep &= np.isin(steps, st2)
-            extra[kind] = full
+    ener_file = d / f"{pre}-{k}.ener"
+    ener = read_cp2k_ener(ener_file) if ener_file.is_file() else None
+    by_step = {}
+    for kind, x in files.items():
+        last = _last_of_each_step(x.steps)
+        by_step[kind] = (x.steps[last], last)
+    steps = by_step["pos"][0]
+    for kind, (st, _i) in by_step.items():
+        if kind != "pos" and np.intersect1d(steps, st).size == 0:
+            raise TrajectoryError(f"{d / f'{pre}-{kind}-{k}.xyz'}: no MD step in common with "
+                                  f"{path.name}")
+        steps = np.intersect1d(steps, st)
+    if ener is not None:
+        steps = np.intersect1d(steps, np.fromiter(ener, dtype=int))
+    if steps.size == 0:
+        raise TrajectoryError(f"{d}: no MD step has positions, forces and energy all written")
+
+    def pick(kind: str) -> np.ndarray:
+        st, idx = by_step[kind]
+        return idx[np.searchsorted(st, steps)]
+
+    ip = pick("pos")
     cell_file = d / f"{pre}-{k}.cell"
     if cell_file.is_file():
-        csteps, ccells = _read_cp2k_cell(cell_file)
-        order = _last_of_each_step(csteps)
-        csteps, ccells = csteps[order], ccells[order]
-        j = np.searchsorted(csteps, steps, side="right") - 1
-        if np.any(j < 0):
-            j = np.clip(j, 0, None)  # frames before the first cell record take the first cell
-        cells = ccells[j]
+        cells = _cells_at(cell_file, steps)
     elif cell is not None:
         cells = np.asarray(cell, float)
     else:
         raise TrajectoryError(f"{path}: CP2K xyz files carry no cell and {cell_file.name} is "
-                              "missing; pass cell=[[ax,ay,az],[bx,by,bz],[cx,cy,cz]] (Å)")
-    if cells.ndim == 3:
-        cells = cells[keep]
-    sel = np.flatnonzero(keep)
-    steps, times, energies, pos = steps[sel], times[sel], energies[sel], pos[sel]
+                              "missing; pass cell=[[ax,ay,az],[bx,by,bz],[cx,cy,cz]] (Å) or keep "
+                              "MOTION%PRINT%CELL on")
+    times = pos.times_fs[ip]
     dt_file = None
     if steps.size > 1 and np.all(np.isfinite(times)):
         dts = np.diff(times)
@@ -361,9 +455,19 @@ def _read_cp2k(path: Path, timestep_fs: float | None, cell: Any = None, **_: Any
         if not np.allclose(dts, dts[0], rtol=1e-3, atol=1e-6):
             raise TrajectoryError(f"{path}: stored frames are not evenly spaced in time")
         dt_file = float(dts[0])
-    vel = extra["vel"][sel] * CP2K_VEL_TO_A_PER_FS if "vel" in extra else None
-    frc = extra["frc"][sel] * CP2K_FRC_TO_EV_PER_A if "frc" in extra else None
-    en = energies * HARTREE_EV if np.all(np.isfinite(energies)) else None
-    return Trajectory(species=species, positions=pos, cells=cells,
+    if ener is not None:
+        en = np.array([ener[int(s)]["potential_eV"] for s in steps])
+    else:
+        e_ha = pos.energies_Ha[ip]
+        en = e_ha * HARTREE_EV if np.all(np.isfinite(e_ha)) else None
+    vel = files["vel"].data[pick("vel")] * CP2K_VEL_TO_A_PER_FS if "vel" in files else None
+    frc = files["frc"].data[pick("frc")] * CP2K_FRC_TO_EV_PER_A if "frc" in files else None
+    meta: dict[str, Any] = {"engine": "cp2k"}
+    cut = [n for n, x in files.items() if x.truncated]
+    if cut:
+        warnings.warn(f"{d}: dropped a cut-short last record of the CP2K {'/'.join(cut)} "
+                      "file(s) (run killed while writing)", stacklevel=2)
+        meta["truncated_last_frame"] = True
+    return Trajectory(species=pos.species, positions=pos.data[ip], cells=cells,
                       timestep_fs=_resolve_dt(path, dt_file, timestep_fs), velocities=vel,
-                      forces=frc, energies=en, steps=steps, metadata={"engine": "cp2k"})
+                      forces=frc, energies=en, steps=steps, metadata=meta)

@@ -24,11 +24,12 @@ from typing import Any
 import numpy as np
 from jobflow import Maker, job
 
+from ssic_flows.analysis.readers import read_cp2k_ener
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings
 from ssic_flows.engines.common.outputs import as_structure, as_trajectory
 from ssic_flows.engines.cp2k.parsing import (
-    read_cp2k_ener, read_cp2k_forces_table, read_cp2k_md, read_cp2k_total_energy, read_restart_step,
+    read_cp2k_forces_table, read_cp2k_md, read_cp2k_total_energy, read_restart_step,
 )
 from ssic_flows.engines.cp2k.run import cp2k_version, find_cp2k_executable, run_cp2k
 from ssic_flows.engines.cp2k.sets import Cp2kSettings, check_elements, write_cp2k_input

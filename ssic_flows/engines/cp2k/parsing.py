@@ -1,11 +1,12 @@
-"""Parsing CP2K output into eV, eV/Å, Å/fs and Å.
+"""Parsing CP2K output for the engine, in eV, eV/Å, Å/fs and Å.
 
-Units
------
-CP2K writes positions in Å (``-pos-1.xyz``), forces in Hartree/Bohr (``-frc-1.xyz``,
-``FORCE_EVAL%PRINT%FORCES``), velocities in Bohr/atomic-time-unit (``-vel-1.xyz``), energies
-in Hartree (``-1.ener``, xyz comment lines) and cells in Å (``-1.cell``). Every parser here
-returns eV, eV/Å, Å/fs and Å.
+The MD trajectory files (``-pos-1.xyz``, ``-vel-1.xyz``, ``-frc-1.xyz``, ``-1.ener``,
+``-1.cell``) are read by the one CP2K trajectory parser,
+:func:`ssic_flows.analysis.readers.read_cp2k` (also behind ``ssic analyze``); the engine asks
+it to drop a cut-short last record, which a killed run leaves. Here: that call with the
+engine's requirements, and the files only the engine reads — the restart file's step, the
+total energy of a single point's log and its ``FORCE_EVAL%PRINT%FORCES`` table (Hartree/Bohr).
+Units and conversion factors come from :mod:`ssic_flows.analysis.readers` (scipy.constants).
 """
 
 from __future__ import annotations
@@ -15,152 +16,41 @@ from pathlib import Path
 
 import numpy as np
 
+from ssic_flows.analysis.readers import CP2K_FRC_TO_EV_PER_A, HARTREE_EV, read_cp2k
+from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 from ssic_flows.engines.base import EngineError
 
-__all__ = [
-    "AU_TIME_FS", "BOHR_A", "FORCE_AU_EV_A", "HARTREE_EV", "VEL_AU_A_FS", "read_cp2k_cell",
-    "read_cp2k_ener", "read_cp2k_forces_table", "read_cp2k_md", "read_cp2k_total_energy",
-    "read_cp2k_xyz", "read_restart_step",
-]
-
-
-#: CODATA 2018 conversion factors.
-HARTREE_EV = 27.211386245988          # eV per Hartree
-
-
-BOHR_A = 0.529177210903               # Å per Bohr
-
-
-AU_TIME_FS = 2.4188843265857e-2       # fs per atomic unit of time
-
-
-FORCE_AU_EV_A = HARTREE_EV / BOHR_A   # (Hartree/Bohr) → eV/Å
-
-
-VEL_AU_A_FS = BOHR_A / AU_TIME_FS     # (Bohr/au_time) → Å/fs
-
-
-_STEP_RE = re.compile(r"i\s*=\s*(\d+)")
-
-
-def read_cp2k_xyz(path: str | Path) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Frames of a CP2K xyz file: ``(steps (F,), species (N), values (F, N, 3))``.
-
-    Values are in the file's own units (positions Å; forces Ha/Bohr; velocities Bohr/au).
-    A frame that repeats a step (a restarted run appends) replaces the earlier one; a
-    truncated last frame (killed run) is dropped.
-    """
-    lines = Path(path).read_text().splitlines()
-    frames: dict[int, np.ndarray] = {}
-    species: list[str] | None = None
-    i = 0
-    while i < len(lines):
-        head = lines[i].strip()
-        if not head:
-            i += 1
-            continue
-        n = int(head)
-        if i + 2 + n > len(lines):
-            break
-        m = _STEP_RE.search(lines[i + 1])
-        step = int(m.group(1)) if m else len(frames)
-        rows = [ln.split() for ln in lines[i + 2:i + 2 + n]]
-        if any(len(r) < 4 for r in rows):
-            break
-        sp = [r[0] for r in rows]
-        if species is None:
-            species = sp
-        elif sp != species:
-            raise EngineError(f"{path}: species change between frames; not one CP2K trajectory")
-        frames[step] = np.array([[float(x) for x in r[1:4]] for r in rows])
-        i += 2 + n
-    if not frames:
-        raise EngineError(f"{path}: no complete frame found (did CP2K run any MD step?)")
-    steps = np.array(sorted(frames))
-    return steps, species or [], np.stack([frames[s] for s in steps])
-
-
-def read_cp2k_ener(path: str | Path) -> dict[int, dict[str, float]]:
-    """``-1.ener`` rows by step: time_fs, kinetic_eV, temperature_K, potential_eV,
-    conserved_eV, used_time_s (later rows for a repeated step win)."""
-    rows: dict[int, dict[str, float]] = {}
-    for ln in Path(path).read_text().splitlines():
-        if ln.lstrip().startswith("#") or not ln.strip():
-            continue
-        t = ln.split()
-        if len(t) < 7:
-            continue
-        rows[int(t[0])] = dict(time_fs=float(t[1]), kinetic_eV=float(t[2]) * HARTREE_EV,
-                               temperature_K=float(t[3]), potential_eV=float(t[4]) * HARTREE_EV,
-                               conserved_eV=float(t[5]) * HARTREE_EV, used_time_s=float(t[6]))
-    return rows
-
-
-def read_cp2k_cell(path: str | Path) -> dict[int, np.ndarray]:
-    """``-1.cell`` rows by step → (3, 3) lattice vectors as rows, Å."""
-    cells: dict[int, np.ndarray] = {}
-    for ln in Path(path).read_text().splitlines():
-        if ln.lstrip().startswith("#") or not ln.strip():
-            continue
-        t = ln.split()
-        if len(t) < 11:
-            continue
-        cells[int(t[0])] = np.array([float(x) for x in t[2:11]]).reshape(3, 3)
-    return cells
+__all__ = ["read_cp2k_forces_table", "read_cp2k_md", "read_cp2k_total_energy",
+           "read_restart_step"]
 
 
 def read_cp2k_md(directory: str | Path, project: str = "ssic", *, timestep_fs: float,
-                 save_every: int = 1, metadata: dict | None = None):
-    """Assemble a :class:`~ssic_flows.analysis.trajectory.Trajectory` from one CP2K MD run.
+                 save_every: int = 1, metadata: dict | None = None) -> Trajectory:
+    """A :class:`~ssic_flows.analysis.trajectory.Trajectory` of one CP2K MD run in ``directory``.
 
-    Reads ``<project>-pos-1.xyz`` (Å), ``-frc-1.xyz`` (Ha/Bohr → eV/Å), ``-vel-1.xyz``
-    (Bohr/au → Å/fs), ``-1.ener`` (potential energy Ha → eV) and ``-1.cell`` (Å), and keeps
-    only the steps present in positions, forces and energies, so every frame's positions,
-    forces and energy belong to the same MD step. ``timestep_fs`` is the MD step; frames are
-    ``save_every`` steps apart.
+    Positions Å, forces eV/Å, velocities Å/fs, potential energies eV (from ``-1.ener``),
+    cells Å (``-1.cell``); only the MD steps present in every file, so each frame's
+    positions, forces and energy belong to the same step. ``timestep_fs`` is the MD step;
+    frames are ``save_every`` steps apart. A cut-short last record (killed run) is dropped
+    and ``metadata["truncated_last_frame"]`` set; ``metadata`` is merged in.
+
+    Example: ``read_cp2k_md("tests/data/cp2k/agi4_md_resumed", timestep_fs=2.0)``.
     """
-    from ssic_flows.analysis.trajectory import Trajectory
-
     d = Path(directory)
-    pos_steps, species, pos = read_cp2k_xyz(d / f"{project}-pos-1.xyz")
-    frc_steps, _, frc = read_cp2k_xyz(d / f"{project}-frc-1.xyz")
-    ener = read_cp2k_ener(d / f"{project}-1.ener")
-    vel_path = d / f"{project}-vel-1.xyz"
-    vel_steps, vel = (None, None)
-    if vel_path.exists():
-        vel_steps, _, vel = read_cp2k_xyz(vel_path)
-    cell_path = d / f"{project}-1.cell"
-    cells_by_step = read_cp2k_cell(cell_path) if cell_path.exists() else {}
-    common = set(pos_steps) & set(frc_steps) & set(ener)
-    if vel_steps is not None:
-        common &= set(vel_steps)
-    steps = np.array(sorted(common), dtype=int)
-    if steps.size == 0:
-        raise EngineError(f"{d}: no MD step has positions, forces and energy all written")
-
-    def pick(all_steps, arr):
-        idx = {int(s): k for k, s in enumerate(all_steps)}
-        return arr[[idx[int(s)] for s in steps]]
-
-    if cells_by_step:
-        last = None
-        cells = []
-        for s in steps:
-            last = cells_by_step.get(int(s), last)
-            if last is None:
-                last = cells_by_step[min(cells_by_step)]
-            cells.append(last)
-        cells = np.stack(cells)
-    else:
-        raise EngineError(f"{cell_path} missing: CP2K xyz files carry no cell; keep MOTION%PRINT%CELL on")
-    return Trajectory(
-        species=species, positions=pick(pos_steps, pos), cells=cells,
-        timestep_fs=timestep_fs * save_every,
-        velocities=None if vel is None else pick(vel_steps, vel) * VEL_AU_A_FS,
-        forces=pick(frc_steps, frc) * FORCE_AU_EV_A,
-        energies=np.array([ener[int(s)]["potential_eV"] for s in steps]),
-        steps=steps, metadata=dict(metadata or {}),
-    )
+    pos = d / f"{project}-pos-1.xyz"
+    for need, why in ((pos, "positions"), (d / f"{project}-frc-1.xyz", "forces"),
+                      (d / f"{project}-1.ener", "energies"),
+                      (d / f"{project}-1.cell", "cells; keep MOTION%PRINT%CELL on")):
+        if not need.is_file():
+            raise EngineError(f"{need} missing: CP2K wrote no {why} for this MD run")
+    try:
+        traj = read_cp2k(pos, timestep_fs * save_every, truncated="drop")
+    except TrajectoryError as exc:
+        raise EngineError(f"{d}: CP2K MD output unreadable: {exc}") from exc
+    meta = dict(metadata or {})
+    if traj.metadata.get("truncated_last_frame"):
+        meta["truncated_last_frame"] = True
+    return traj.replace(metadata=meta)
 
 
 def read_restart_step(path: str | Path) -> int:
@@ -196,4 +86,4 @@ def read_cp2k_forces_table(path: str | Path) -> tuple[list[str], np.ndarray]:
             forces.append([float(x) for x in t[3:6]])
     if not forces:
         raise EngineError(f"{path}: no force rows found")
-    return species, np.array(forces) * FORCE_AU_EV_A
+    return species, np.array(forces) * CP2K_FRC_TO_EV_PER_A
