@@ -313,12 +313,15 @@ def _assert_same(a: Structure, b: Structure, tol: float = 1e-4) -> None:
         assert np.all(d.min(axis=1) < tol) and np.all(d.min(axis=0) < tol)
 
 
-@pytest.mark.parametrize("fname", ["x.cif", "POSCAR", "cell.vasp", "CONTCAR.lgps", "x.extxyz", "x.xyz"])
+@pytest.mark.parametrize("fname", ["x.cif", "POSCAR", "cell.vasp", "CONTCAR.lgps", "x.extxyz", "x.xyz",
+                                   "POSCAR.cif"])
 def test_writers_round_trip(tmp_path, fname):
     s = build_material("na3sbs4-w", 31, seed=2)
     path = write_structure(s, tmp_path / "sub" / fname)
     assert path.is_file()
     _assert_same(s, read_structure(path))
+    if fname.startswith("POSCAR"):  # our name rules decide, on writing and reading alike
+        assert path.read_text().splitlines()[0] == s.composition.formula.replace(" ", "")
 
 
 def test_unknown_extension_raises_before_writing(tmp_path):

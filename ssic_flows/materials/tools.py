@@ -509,19 +509,14 @@ def write_structure(structure: Structure, path: str | Path) -> Path:
     fmt = structure_format(path)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "cif":
-        from pymatgen.io.cif import CifWriter
-
-        CifWriter(structure).write_file(p)
-    elif fmt == "poscar":
-        from pymatgen.io.vasp import Poscar
-
-        Poscar(structure, comment=structure.composition.formula.replace(" ", "")).write_file(p)
-    else:
-        from ase.io import write as ase_write
+    if fmt == "extxyz":  # not a pymatgen format: through ASE
         from pymatgen.io.ase import AseAtomsAdaptor
 
-        ase_write(p, AseAtomsAdaptor.get_atoms(structure), format="extxyz")
+        AseAtomsAdaptor.get_atoms(structure).write(p, format="extxyz")
+    elif fmt == "poscar":
+        structure.to(filename=str(p), fmt="poscar", comment=structure.composition.formula.replace(" ", ""))
+    else:
+        structure.to(filename=str(p), fmt=fmt)
     return p
 
 
@@ -539,16 +534,12 @@ def read_structure(path: str | Path) -> Structure:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no structure file at {str(p)!r}")
-    if fmt == "cif":
-        from pymatgen.io.cif import CifParser
+    if fmt == "extxyz":  # not a pymatgen format: through ASE
+        from ase.io import read as ase_read
+        from pymatgen.io.ase import AseAtomsAdaptor
 
-        return CifParser(p).parse_structures(primitive=False)[0]
-    if fmt == "poscar":
-        from pymatgen.io.vasp import Poscar
-
-        return Poscar.from_file(p).structure
-    from ase.io import read as ase_read
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    return AseAtomsAdaptor.get_structure(ase_read(p, format="extxyz"))
+        return AseAtomsAdaptor.get_structure(ase_read(p, format="extxyz"))
+    # pymatgen's reader for the format this module's name rules chose (Structure.from_file
+    # would guess again from the name, differently for e.g. "POSCAR.cif")
+    return Structure.from_str(p.read_text(), fmt=fmt)
 
