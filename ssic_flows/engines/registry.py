@@ -20,6 +20,7 @@ REFERENCE_ENGINES: dict[str, str] = {
     "vasp": "ssic_flows.engines.vasp.engine:VaspReference",
 }
 MLFF_ENGINES: dict[str, str] = {
+    "ace": "ssic_flows.engines.ace.engine:AceEngine",
     "gap": "ssic_flows.engines.gap.engine:GAPEngine",
     "vasp-mlff": "ssic_flows.engines.vasp_mlff.engine:VaspMLFF",
 }
@@ -46,5 +47,5 @@ def get_reference_engine(name: str, **settings: Any) -> ReferenceEngine:
 
 
 def get_mlff_engine(name: str, **settings: Any) -> MLFFEngine:
-    """An MLFF engine by name (``gap``, ``vasp-mlff``)."""
+    """An MLFF engine by name (``ace``, ``gap``, ``vasp-mlff``)."""
     return _load(MLFF_ENGINES, name, "MLFF", settings)

@@ -1,0 +1,94 @@
+"""The linear-ACE MLFF engine adapter (``mlff_engine: ace``).
+
+>>> AceEngine().name
+'ace'
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+from jobflow import Flow
+
+from ssic_flows.analysis.trajectory import Trajectory
+from ssic_flows.engines.ace.jobs import (
+    AceMDMaker, ace_otf_iteration, ace_prepare_run, ace_provenance, as_ace_model,
+)
+from ssic_flows.engines.ace.sets import ace_settings
+from ssic_flows.engines.base import EngineError, MDSettings, MLFFEngine, TrainSettings
+from ssic_flows.engines.common.outputs import as_md_settings, as_trajectory
+
+__all__ = ["AceEngine"]
+
+#: Seed offset of the training's seed reference MD, so that its frames never coincide with
+#: the reference production run (seed 0) the validation draws from.
+SEED_MD_OFFSET = 7919
+
+
+class AceEngine(MLFFEngine):
+    """Linear ACE fitted by Bayesian linear regression, trained on the fly with its exact
+    BEEF. ``engine_settings`` override :data:`~.sets.DEFAULT_ACE_SETTINGS`."""
+
+    name = "ace"
+
+    def __init__(self, **engine_settings: Any):
+        self.engine_settings = ace_settings(engine_settings)
+
+    def train_flow(self, structure, reference, settings: TrainSettings, initial_model=None,
+                   seed_frames: Trajectory | None = None) -> Flow:
+        """[seed reference MD] → prepare → on-the-fly iterations → TrainOutput."""
+        if not isinstance(settings, TrainSettings):
+            raise EngineError("settings must be a TrainSettings")
+        if settings.max_iterations < 1 or settings.n_seed_frames < 1:
+            raise EngineError("max_iterations and n_seed_frames must be >= 1")
+        es = ace_settings({**self.engine_settings, **settings.engine_settings})
+        ts = asdict(settings)
+        ts["engine_settings"] = es
+        prep = ace_prepare_run(initial_model)
+        prep.name = "ace prepare"
+        jobs = [prep]
+        if seed_frames is None:
+            stride = int(es["seed_stride"])
+            md = reference.md_maker(MDSettings(
+                temperature_K=settings.temperature_K, timestep_fs=settings.timestep_fs,
+                n_steps=stride * (settings.n_seed_frames - 1) or 1, save_every=stride,
+                seed=settings.seed + SEED_MD_OFFSET, thermostat=es["thermostat"],
+                thermostat_time_fs=es["thermostat_time_fs"])).make(structure)
+            md.name = "seed reference md"
+            md.update_metadata({"role": "reference_md"})
+            jobs.append(md)
+            frames = md.output.trajectory
+        else:
+            frames = seed_frames
+        first = ace_otf_iteration(structure, prep.output["run_dir"], ts, reference.static_maker(),
+                                  0, frames, {"initial_model": prep.output["initial_model"]})
+        first.name = "ace otf iter0"
+        first.update_metadata({"role": "train_mlff"})
+        jobs.append(first)
+        return Flow(jobs, output=first.output, name="ace on-the-fly training")
+
+    def md_maker(self, settings: MDSettings) -> AceMDMaker:
+        return AceMDMaker(settings=as_md_settings(settings))
+
+    def predict(self, model, frames) -> np.ndarray:
+        """Forces (F, N, 3) eV/Å of each frame."""
+        calc = as_ace_model(model).calculator()
+        traj = as_trajectory(frames)
+        out = np.empty((traj.n_frames, traj.n_atoms, 3))
+        for i in range(traj.n_frames):
+            at = traj.to_ase(i)
+            calc.calculate(at, ["energy", "forces"])
+            out[i] = calc.results["forces"]
+        return out
+
+    def provenance(self) -> dict[str, Any]:
+        return ace_provenance(**self.engine_settings).model_dump()
+
+    def check_available(self) -> None:
+        try:
+            import pyace  # noqa: F401
+        except ImportError as exc:
+            raise EngineError("the ace engine needs python-ace: pip install 'ssic-flows[ml]' "
+                              "(python-ace==0.4.0rc1)") from exc

@@ -1,0 +1,166 @@
+"""Fit a linear ACE by Bayesian linear regression on energies, forces and (when given) stresses.
+
+Steps (:func:`fit_ace`):
+
+1. inner cutoffs: per element pair, the shortest distance in the data minus
+   ``r_in_margin_A`` (ZBL repulsion below, so MD cannot collapse where there is no data);
+2. basis: the largest of :data:`~.basis.BASIS_LADDER` sized to the data
+   (``basis="auto"``) or a named one;
+3. per-element reference energies E0 (eV): columns of element counts with a flat prior,
+   fitted jointly with the ACE coefficients and marginalised out of their posterior
+   (minimum-norm when every frame has the same composition: only the per-formula sum is
+   then determined, which is all MD needs);
+4. rows: per-atom energy (weight (σ_F/σ_E)²), force components (weight 1) and stress
+   components (weight (σ_F/σ_S)²), streamed into the normal equations;
+5. evidence maximisation (:func:`~.blr.fit_evidence`): posterior mean and covariance of
+   the coefficients, noise σ of a force component.
+
+σ_E (eV/atom), σ_F (eV/Å) and σ_S (eV/Å³) only set the *relative* weights: the absolute
+noise level is fitted (α). Training errors are returned in ``model.info``.
+
+Example
+-------
+>>> model = fit_ace(frames)                 # doctest: +SKIP  (list of labelled ase.Atoms)
+>>> model.save("my_ace")                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ssic_flows.engines.ace.basis import (
+    BASIS_LADDER, basis_config, basis_size_for, min_pair_distances_A,
+)
+from ssic_flows.engines.ace.blr import NormalEquations, fit_evidence
+from ssic_flows.engines.ace.design import DesignEvaluator
+from ssic_flows.engines.ace.model import AceModel
+
+__all__ = ["DEFAULT_FIT_SETTINGS", "fit_ace", "frame_labels"]
+
+#: Fit knobs (units in names); override any key.
+DEFAULT_FIT_SETTINGS: dict[str, Any] = {
+    "cutoff_A": 5.0,
+    "basis": "auto",                 # 'auto' (sized to the data) or a BASIS_LADDER name
+    "rows_per_coefficient": 8.0,     # 'auto': force rows per coefficient at least this
+    "max_basis": "medium",           # 'auto' never goes beyond this ladder entry
+    "sigma_energy_eV_atom": 0.002,
+    "sigma_force_eV_A": 0.05,
+    "sigma_stress_eV_A3": 0.003,
+    "r_in_margin_A": 0.5,              # ZBL below (shortest distance in the data - margin)
+    "dcut_in_A": 0.2,
+}
+
+
+def frame_labels(atoms) -> tuple[float, np.ndarray, np.ndarray | None]:
+    """(energy eV, forces (N, 3) eV/Å, stress (6,) eV/Å³ or None) of a labelled frame.
+
+    Reads ``info['energy']``/``arrays['forces']``/``info['stress']`` or the attached
+    (single-point) calculator, as ``ase.io`` leaves them for extxyz, vasprun, OUTCAR.
+    """
+    e = atoms.info.get("energy")
+    f = atoms.arrays.get("forces")
+    s = atoms.info.get("stress")
+    calc = atoms.calc
+    if calc is not None:
+        res = getattr(calc, "results", {})
+        e = res.get("energy", res.get("free_energy")) if e is None else e
+        f = res.get("forces") if f is None else f
+        s = res.get("stress") if s is None else s
+    if e is None or f is None:
+        raise ValueError("a training frame has no energy or no forces; label it with the "
+                         "reference engine first (frames need energy eV and forces eV/Å)")
+    if s is not None:
+        s = np.asarray(s, dtype=float).reshape(-1)
+        if s.size == 9:
+            m = s.reshape(3, 3)
+            s = np.array([m[0, 0], m[1, 1], m[2, 2], m[1, 2], m[0, 2], m[0, 1]])
+        if s.size != 6 or not np.all(np.isfinite(s)):
+            s = None
+    return float(e), np.asarray(f, dtype=float).reshape(len(atoms), 3), s
+
+
+def _size(settings: dict, n_force_rows: int, n_el: int) -> dict:
+    names = [b["name"] for b in BASIS_LADDER]
+    if settings["basis"] != "auto":
+        if settings["basis"] not in names:
+            raise ValueError(f"unknown ACE basis {settings['basis']!r}; choose 'auto' or one "
+                             f"of {names}")
+        return dict(BASIS_LADDER[names.index(settings["basis"])])
+    cap = names.index(settings["max_basis"]) + 1
+    return basis_size_for(n_force_rows, n_el, settings["rows_per_coefficient"], BASIS_LADDER[:cap])
+
+
+def fit_ace(frames: list, settings: dict | None = None, elements: list[str] | None = None) -> AceModel:
+    """A linear ACE fitted to labelled ``frames`` (ASE Atoms; see :func:`frame_labels`).
+
+    elements: the model's elements (default: those in the frames); a model may know more
+    elements than the frames hold.
+    """
+    s = dict(DEFAULT_FIT_SETTINGS)
+    unknown = set(settings or {}) - set(s)
+    if unknown:
+        raise ValueError(f"unknown ACE fit settings {sorted(unknown)}; known: {sorted(s)}")
+    s.update(settings or {})
+    if not frames:
+        raise ValueError("no training frames; give at least one frame with energy and forces")
+    t0 = time.perf_counter()
+    labels = [frame_labels(a) for a in frames]
+    els = sorted(set(elements or []) | {x for a in frames for x in a.get_chemical_symbols()})
+    dmin = min_pair_distances_A(frames, s["cutoff_A"])
+    r_in = {k: max(v - s["r_in_margin_A"], 0.5) for k, v in dmin.items()}
+    n_force_rows = sum(3 * len(a) for a in frames)
+    size = _size(s, n_force_rows, len(els))
+    from pyace import ACEBBasisSet
+
+    basis = ACEBBasisSet(basis_config(els, size, s["cutoff_A"], r_in, s["dcut_in_A"]))
+    ev = DesignEvaluator(basis)
+    rows = [ev.rows(a, forces=True, stress=lab[2] is not None) for a, lab in zip(frames, labels)]
+
+    counts = np.array([[a.get_chemical_symbols().count(e) for e in els] for a in frames], float)
+    n_el = len(els)
+    w_e = (s["sigma_force_eV_A"] / s["sigma_energy_eV_atom"]) ** 2
+    w_s = (s["sigma_force_eV_A"] / s["sigma_stress_eV_A3"]) ** 2
+    # columns: ACE coefficients, then E0 per element (flat prior, fitted jointly)
+    acc = NormalEquations(ev.n_coef + n_el)
+    n_stress = 0
+    for lab, r, c in zip(labels, rows, counts):
+        n = r.n_atoms
+        acc.add(np.concatenate([r.energy, c]) / n, (lab[0] - r.core_energy_eV) / n, w_e)
+        acc.add(np.hstack([r.forces.reshape(3 * n, -1), np.zeros((3 * n, n_el))]),
+                (lab[1] - r.core_forces_eV_A).reshape(-1), 1.0)
+        if r.stress is not None:
+            acc.add(np.hstack([r.stress, np.zeros((6, n_el))]), lab[2] - r.core_stress_eV_A3, w_s)
+            n_stress += 1
+    post = fit_evidence(acc, n_free=n_el)
+    e0_vec = post.free
+    e0 = {e: float(v) for e, v in zip(els, e0_vec)}
+
+    # training errors
+    f_err, e_err, sym_all = [], [], []
+    for lab, r, c, a in zip(labels, rows, counts, frames):
+        f_pred = r.forces @ post.mean + r.core_forces_eV_A
+        f_err.append(f_pred - lab[1])
+        e_err.append((r.energy @ post.mean + r.core_energy_eV + c @ e0_vec - lab[0]) / r.n_atoms)
+        sym_all += a.get_chemical_symbols()
+    f_err = np.concatenate(f_err)
+    sym_all = np.array(sym_all)
+    rmse = {e: float(1000 * np.sqrt(np.mean(f_err[sym_all == e] ** 2)))
+            for e in els if np.any(sym_all == e)}
+    info = {
+        "n_frames": len(frames), "n_atoms_total": int(sum(len(a) for a in frames)),
+        "n_stress_frames": n_stress, "n_coefficients": int(ev.n_coef),
+        "train_force_rmse_meV_A": rmse,
+        "train_energy_rmse_meV_atom": float(1000 * np.sqrt(np.mean(np.square(e_err)))),
+        "alpha": post.alpha, "lambda": post.lam, "effective_parameters": post.gamma,
+        "evidence_converged": post.converged, "fit_wall_s": time.perf_counter() - t0,
+        "min_pair_distance_A": {"-".join(k): v for k, v in dmin.items()},
+    }
+    return AceModel(elements=els, size=size, cutoff_A=float(s["cutoff_A"]),
+                    r_in_A={"-".join(k): float(v) for k, v in r_in.items()},
+                    dcut_in_A=float(s["dcut_in_A"]), e0_eV=e0, coefficients=post.mean,
+                    covariance=post.cov, noise_sigma_force_eV_A=post.noise_sigma,
+                    weights={"energy_per_atom": w_e, "force": 1.0, "stress": w_s},
+                    info=info)

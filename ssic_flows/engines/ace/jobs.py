@@ -1,0 +1,316 @@
+"""Linear-ACE jobs: MLMD, and on-the-fly training against a reference engine.
+
+On-the-fly loop (a dynamic jobflow flow)
+----------------------------------------
+seed frames (short reference MD, its own job) → :func:`ace_prepare_run` (run directory
+made on the worker at run time: ``ssic_home()/models/ace-<job uuid>``) →
+:func:`ace_otf_iteration`: fit (Bayesian linear regression) → MLMD segment with the exact
+BEEF evaluated every ``monitor_every`` steps → frames whose BEEF exceeds the threshold (at
+most ``max_new_frames``, ≥ ``min_candidate_gap`` steps apart) → ``Response(replace=Flow(
+[reference static job, next iteration]))``. The next segment starts from the last selected
+configuration (not from the built structure), with fresh Maxwell–Boltzmann velocities at
+the training temperature. The loop ends when a whole segment stays under the threshold
+(``converged=True``) or after ``max_iterations`` fits.
+
+Threshold: absolute (``beef_threshold_eV_A``) or, with ``adaptive_threshold``, like VASP's
+ML_CTIFOR: after each segment it becomes max(beef_threshold_eV_A, adaptive_factor × the
+mean frame BEEF of that segment).
+
+Each labelled batch is also a free check of the error estimate: the *previous* model's
+BEEF on those frames against its true force error (recorded per iteration).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from jobflow import Flow, Maker, Response, job
+
+from ssic_flows.analysis.trajectory import Trajectory
+from ssic_flows.engines.ace.model import AceModel, load_model
+from ssic_flows.engines.ace.sets import ace_settings, fit_settings
+from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings
+from ssic_flows.engines.common.outputs import (
+    as_md_settings, as_trajectory, md_output_from_trajectory,
+)
+from ssic_flows.schemas import EngineProvenance, TrainOutput, as_job_output, plain_structure_dict
+
+__all__ = ["AceMDMaker", "ace_md", "ace_otf_iteration", "ace_prepare_run", "ace_provenance",
+           "as_ace_model", "labelled_atoms"]
+
+BEEF_DEFINITION = ("max over atoms of sqrt(mean over x,y,z of D Sigma D^T): exact posterior "
+                   "std of the force components of the linear ACE (Bayesian linear "
+                   "regression), eV/A; no calibration constant")
+
+
+def ace_provenance(**settings: Any) -> EngineProvenance:
+    """Provenance of an ACE result (engine 'ace', python-ace version)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        v = f"python-ace {version('python-ace')}"
+    except PackageNotFoundError:  # pragma: no cover
+        v = "python-ace"
+    return EngineProvenance(engine="ace", engine_version=v, kind="mlff",
+                            stands_in_for_dft=False, settings=settings)
+
+
+def as_ace_model(model: Any) -> AceModel:
+    """An :class:`AceModel` from a TrainOutput (or its dict), a model directory or a model."""
+    if isinstance(model, AceModel):
+        return model
+    if isinstance(model, (str, Path)):
+        return load_model(model)
+    path = model.get("model_path") if isinstance(model, dict) else getattr(model, "model_path", None)
+    if path is None:
+        raise EngineError(f"an ACE model must be a TrainOutput or a model directory, got "
+                          f"{type(model).__name__}; pass train_job.output")
+    try:
+        return load_model(path)
+    except FileNotFoundError as exc:
+        raise EngineError(f"{exc}; the model directory must be on a filesystem shared by all "
+                          "workers (ssic_home())") from exc
+
+
+def labelled_atoms(traj: Trajectory) -> list:
+    """ASE Atoms with ``info['energy']`` (eV) and ``arrays['forces']`` (eV/Å) per frame."""
+    if traj.forces is None or traj.energies is None:
+        raise EngineError("training frames need reference forces and energies; label them "
+                          "with the reference engine's static_maker first")
+    out = []
+    for i in range(traj.n_frames):
+        at = traj.to_ase(i)
+        at.calc = None
+        at.info["energy"] = float(traj.energies[i])
+        at.arrays["forces"] = np.array(traj.forces[i])
+        out.append(at)
+    return out
+
+
+def _read_frames(path: Path) -> list:
+    """Labelled frames of an extxyz file, labels in ``info``/``arrays`` (see labelled_atoms)."""
+    import ase.io
+
+    from ssic_flows.engines.ace.fit import frame_labels
+
+    frames = ase.io.read(path, index=":", format="extxyz") if path.exists() else []
+    for at in frames:
+        e, f, _ = frame_labels(at)
+        at.calc = None
+        at.info["energy"], at.arrays["forces"] = e, f
+    return frames
+
+
+def _append_frames(path: Path, frames: list) -> int:
+    import ase.io
+
+    ase.io.write(path, frames, format="extxyz", append=path.exists())
+    return len(_read_frames(path))
+
+
+@job(data=Trajectory)
+def ace_md(structure: Any, model: Any, settings: dict) -> dict:
+    """NVT MLMD with a trained linear ACE; checkpointed (resumes on rerun)."""
+    from ssic_flows.engines.common.ase_md import checkpoint_dir_for_current_job, run_md
+
+    m = as_ace_model(model)
+    s = as_md_settings(settings)
+    path = model.get("model_path") if isinstance(model, dict) else getattr(model, "model_path", "")
+    prov = ace_provenance(model_path=str(path), n_coefficients=int(len(m.coefficients)))
+    traj = run_md(structure, m.calculator(), s, checkpoint_dir_for_current_job(),
+                  metadata={"engine": "ace", "engine_version": prov.engine_version})
+    return as_job_output(md_output_from_trajectory(traj, s, prov))
+
+
+@job
+def ace_prepare_run(initial_model: Any = None) -> dict:
+    """Make the run directory on this worker; copy an initial model's training frames."""
+    from jobflow import CURRENT_JOB
+
+    from ssic_flows.store.config import ssic_home
+
+    uid = CURRENT_JOB.job.uuid if CURRENT_JOB.job is not None else "local"
+    rd = ssic_home() / "models" / f"ace-{uid}"
+    rd.mkdir(parents=True, exist_ok=True)
+    info = {"run_dir": str(rd), "initial_model": None, "n_initial_frames": 0}
+    if initial_model is not None:
+        path = initial_model.get("model_path") if isinstance(initial_model, dict) else \
+            getattr(initial_model, "model_path", initial_model)
+        src = Path(str(path)).parent / "training.extxyz"
+        if not src.exists():
+            raise EngineError(f"initial model's training frames {src} not found; retraining "
+                              "needs the run directory of the previous training")
+        frames = _read_frames(src)
+        if not (rd / "training.extxyz").exists():
+            _append_frames(rd / "training.extxyz", frames)
+        info.update(initial_model=str(path), n_initial_frames=len(frames))
+    return info
+
+
+def _explore(structure, model: AceModel, ts: TrainSettings, es: dict, iteration: int,
+             threshold: float) -> dict:
+    """One MLMD segment with the exact BEEF monitored; returns the curve and candidates."""
+    from ssic_flows.engines.common.ase_md import run_md
+
+    sig_calc = model.calculator(with_sigma=True)
+    md = MDSettings(temperature_K=ts.temperature_K, timestep_fs=ts.timestep_fs,
+                    n_steps=ts.segment_steps, save_every=int(es["monitor_every"]),
+                    seed=ts.seed + 1000 * (iteration + 1), thermostat=es["thermostat"],
+                    thermostat_time_fs=es["thermostat_time_fs"],
+                    checkpoint_every=ts.segment_steps)
+    curve: dict[str, list] = {"step": [], "max": [], "mean": []}
+    cand_idx: list[int] = []
+    last = {"step": -10**9}
+
+    def on_frame(step, atoms):
+        sig_calc.calculate(atoms.copy())
+        p = sig_calc.last_prediction
+        curve["step"].append(int(step))
+        curve["max"].append(p.beef_eV_A)
+        curve["mean"].append(float(p.beef_atoms_eV_A.mean()))
+        if p.beef_eV_A > threshold and step - last["step"] >= es["min_candidate_gap"]:
+            cand_idx.append(len(curve["step"]) - 1)
+            last["step"] = step
+        return len(cand_idx) >= ts.max_new_frames or p.beef_eV_A > es["abort_factor"] * threshold
+
+    traj = run_md(structure, model.calculator(), md, None, on_frame=on_frame)
+    cands = traj[np.asarray(cand_idx, dtype=int)] if cand_idx else None
+    if cands is not None:
+        cands = cands.replace(forces=None, energies=None, velocities=None,
+                              metadata={"selected_by": "ace beef", "iteration": iteration})
+    return {"curve": curve, "candidates": cands, "n_steps": int(traj.metadata["last_step"]),
+            "seconds_per_step": traj.metadata["seconds_per_step"],
+            "cand_beef": [curve["max"][i] for i in cand_idx]}
+
+
+def _check_estimate(model: AceModel, frames: list, beefs: list[float]) -> dict:
+    """The previous model's BEEF on newly labelled frames against its true error."""
+    calc = model.calculator(with_sigma=True)
+    true_max, within1, n = [], 0, 0
+    for at in frames:
+        calc.calculate(at.copy())
+        p = calc.last_prediction
+        d = p.forces_eV_A - at.arrays["forces"]
+        true_max.append(float(np.sqrt((d**2).mean(axis=1)).max()))
+        within1 += int(np.sum(np.abs(d) < p.predictive_sigma_eV_A))
+        n += d.size
+    return {"beef_eV_A": [float(b) for b in beefs], "true_max_atom_rmse_eV_A": true_max,
+            "fraction_within_1sigma": within1 / n if n else None}
+
+
+@job(data=Trajectory)
+def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_static_maker: Any,
+                      iteration: int = 0, new_frames: Any = None,
+                      history: dict | None = None) -> Any:
+    """One fit → explore → (label → next iteration) cycle of on-the-fly linear-ACE training."""
+    ts = TrainSettings(**{k: v for k, v in settings.items() if not k.startswith("@")})
+    es = ace_settings(ts.engine_settings)
+    rd = Path(run_dir)
+    rd.mkdir(parents=True, exist_ok=True)
+    h = {"beef_step": [], "beef_max": [], "beef_mean": [], "iterations": [], "md_steps": 0,
+         "threshold_eV_A": float(ts.beef_threshold_eV_A), **(history or {})}
+    t0 = time.perf_counter()
+    train_file = rd / "training.extxyz"
+    it: dict[str, Any] = {"iteration": iteration, "threshold_eV_A": h["threshold_eV_A"]}
+    if new_frames is not None:
+        nf = labelled_atoms(as_trajectory(new_frames, "labelled frames") if not isinstance(
+            new_frames, Trajectory) else new_frames)
+        prev = rd / f"iter{iteration - 1}"
+        if iteration > 0 and (prev / "model.json").exists():
+            it["estimate_check"] = _check_estimate(load_model(prev), nf, h.get("cand_beef", []))
+        n_train = _append_frames(train_file, nf)
+    else:
+        n_train = len(_read_frames(train_file))
+    frames = _read_frames(train_file)
+    elements = sorted({x for a in frames for x in a.get_chemical_symbols()})
+    from ssic_flows.engines.ace.fit import fit_ace
+
+    model = fit_ace(frames, fit_settings(es), elements=elements)
+    model.save(rd / f"iter{iteration}")
+    it.update(n_training_structures=n_train, fit_wall_s=model.info["fit_wall_s"],
+              n_coefficients=model.info["n_coefficients"], basis=model.size["name"],
+              train_force_rmse_meV_A=model.info["train_force_rmse_meV_A"],
+              noise_sigma_force_eV_A=model.noise_sigma_force_eV_A)
+
+    start = h.get("start_structure") or structure
+    ex = _explore(start, model, ts, es, iteration, h["threshold_eV_A"])
+    off = h["md_steps"]
+    h["beef_step"] = list(h["beef_step"]) + [off + s for s in ex["curve"]["step"]]
+    h["beef_max"] = list(h["beef_max"]) + ex["curve"]["max"]
+    h["beef_mean"] = list(h["beef_mean"]) + ex["curve"]["mean"]
+    h["md_steps"] = off + ex["n_steps"]
+    it.update(segment_steps=ex["n_steps"], mlmd_seconds_per_step=ex["seconds_per_step"],
+              beef_max_eV_A=max(ex["curve"]["max"]),
+              n_candidates=0 if ex["candidates"] is None else ex["candidates"].n_frames)
+    h["iterations"] = list(h["iterations"]) + [it]
+    if es["adaptive_threshold"]:
+        h["threshold_eV_A"] = max(float(ts.beef_threshold_eV_A),
+                                  es["adaptive_factor"] * float(np.mean(ex["curve"]["max"])))
+
+    converged = ex["candidates"] is None
+    if converged or iteration + 1 >= ts.max_iterations:
+        final = rd / "final"
+        model.save(final)
+        import shutil
+
+        shutil.copyfile(train_file, final / "training.extxyz")
+        out = TrainOutput(
+            provenance=ace_provenance(**{k: es[k] for k in sorted(es)}),
+            model_path=str(final), n_training_structures=n_train,
+            n_iterations=iteration + 1, converged=converged,
+            beef_threshold_eV_A=ts.beef_threshold_eV_A, beef_step=h["beef_step"],
+            beef_max_eV_A=h["beef_max"], beef_mean_eV_A=h["beef_mean"],
+            temperature_K=ts.temperature_K,
+            training_data=_frames_trajectory(frames),
+            wall_time_s=time.perf_counter() - t0,
+            metadata={"iterations": h["iterations"], "beef_definition": BEEF_DEFINITION,
+                      "beef_kind": "exact Bayesian posterior (linear ACE)",
+                      "noise_sigma_force_eV_A": model.noise_sigma_force_eV_A,
+                      "n_coefficients": model.info["n_coefficients"], "basis": model.size,
+                      "final_threshold_eV_A": h["threshold_eV_A"],
+                      "training_file": str(train_file), "run_dir": str(rd),
+                      "initial_model": h.get("initial_model")},
+        )
+        return as_job_output(out)
+
+    label = reference_static_maker.make(ex["candidates"])
+    label.name = f"label iter{iteration}"
+    label.update_metadata({"role": "label"})
+    h["start_structure"] = plain_structure_dict(ex["candidates"].to_structure(-1))
+    h["cand_beef"] = ex["cand_beef"]
+    nxt = ace_otf_iteration(structure, run_dir, settings, reference_static_maker,
+                            iteration + 1, label.output.forces, h)
+    nxt.name = f"ace otf iter{iteration + 1}"
+    nxt.update_metadata({"role": "train_mlff"})
+    return Response(replace=Flow([label, nxt], output=nxt.output))
+
+
+def _frames_trajectory(frames: list) -> Trajectory | None:
+    """The training frames of the largest single composition as a Trajectory (not a time
+    series: steps are frame indices); frames of other compositions stay in the extxyz."""
+    if not frames:
+        return None
+    key = frames[-1].get_chemical_symbols()
+    same = [a for a in frames if a.get_chemical_symbols() == key]
+    return Trajectory(species=key, positions=np.array([a.positions for a in same]),
+                      cells=np.array([np.array(a.cell) for a in same]), timestep_fs=1.0,
+                      forces=np.array([a.arrays["forces"] for a in same]),
+                      energies=np.array([a.info["energy"] for a in same]),
+                      metadata={"kind": "training frames (not a time series)"})
+
+
+@dataclass
+class AceMDMaker(Maker):
+    """``make(structure, model)`` → Job → MDOutput (NVT MLMD with a trained linear ACE)."""
+
+    name: str = "ace md"
+    settings: MDSettings = field(default_factory=lambda: MDSettings(temperature_K=300.0))
+
+    def make(self, structure, model):
+        j = ace_md(structure, model, asdict(self.settings))
+        j.name = self.name
+        return j

@@ -1,0 +1,274 @@
+"""Linear ACE engine: exact Bayesian regression and BEEF, model files, MD, on-the-fly loop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pyace")
+from ase.build import bulk  # noqa: E402
+from ase.calculators.emt import EMT  # noqa: E402
+from monty.json import MontyDecoder  # noqa: E402
+from pymatgen.io.ase import AseAtomsAdaptor  # noqa: E402
+
+from ssic_flows.engines.ace.basis import BASIS_LADDER, min_pair_distances_A  # noqa: E402
+from ssic_flows.engines.ace.blr import NormalEquations, fit_evidence  # noqa: E402
+from ssic_flows.engines.ace.design import DesignEvaluator  # noqa: E402
+from ssic_flows.engines.ace.fit import fit_ace  # noqa: E402
+from ssic_flows.engines.ace.model import AceModel, load_model  # noqa: E402
+from ssic_flows.engines.base import MDSettings, TrainSettings  # noqa: E402
+from ssic_flows.engines.common.ase_md import run_md  # noqa: E402
+
+TINY = dict(BASIS_LADDER[0])
+
+
+def _cuau(seed: int, rattle: float = 0.05):
+    at = bulk("Cu", "fcc", a=3.7, cubic=True) * (2, 2, 2)
+    sym = np.array(at.get_chemical_symbols())
+    sym[np.random.default_rng(0).choice(len(at), 8, replace=False)] = "Au"
+    at.set_chemical_symbols(sym.tolist())
+    at.rattle(rattle, seed=seed)
+    return at
+
+
+def _emt_frames(n: int, seed0: int = 0, rattle: float = 0.08) -> list:
+    out = []
+    for k in range(n):
+        at = _cuau(seed0 + k, rattle)
+        at.calc = EMT()
+        at.info["energy"] = at.get_potential_energy()
+        at.arrays["forces"] = at.get_forces()
+        at.calc = None
+        out.append(at)
+    return out
+
+
+def _true_model(frames, noise_sigma: float, seed: int = 3) -> AceModel:
+    """A linear ACE with random coefficients on the basis fit_ace will choose for frames."""
+    dmin = min_pair_distances_A(frames, 5.0)
+    r_in = {"-".join(k): max(v - 0.5, 0.5) for k, v in dmin.items()}
+    m = AceModel(elements=["Au", "Cu"], size=TINY, cutoff_A=5.0, r_in_A=r_in, dcut_in_A=0.2,
+                 e0_eV={"Au": -0.3, "Cu": -0.1}, coefficients=np.zeros(1),
+                 covariance=np.zeros((1, 1)), noise_sigma_force_eV_A=noise_sigma)
+    n = DesignEvaluator(m.zero_bbasis()).n_coef
+    m.coefficients = np.random.default_rng(seed).normal(size=n) * 0.05
+    m.covariance = np.zeros((n, n))
+    return m
+
+
+def _label_with(model: AceModel, frames, noise_sigma: float, seed: int = 5):
+    rng = np.random.default_rng(seed)
+    calc = model.calculator()
+    out = []
+    for at in frames:
+        a = at.copy()
+        calc.calculate(a, ["energy", "forces"])
+        # energy noise in the ratio the fit's weights assume (σ_E/σ_F = 0.002/0.05 per atom)
+        a.info["energy"] = calc.results["energy"] + rng.normal() * noise_sigma * 0.04 * len(a)
+        a.arrays["forces"] = calc.results["forces"] + rng.normal(size=(len(a), 3)) * noise_sigma
+        out.append(a)
+    return out
+
+
+def test_blr_equals_scikit_learn_bayesian_ridge():
+    from sklearn.linear_model import BayesianRidge
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 12)) * np.linspace(0.1, 10, 12)
+    y = X @ rng.normal(size=12) + 0.3 * rng.normal(size=400)
+    acc = NormalEquations(12)
+    acc.add(X[:100], y[:100])
+    acc.add(X[100:], y[100:])
+    post = fit_evidence(acc)
+    s = np.sqrt((X**2).mean(0))
+    br = BayesianRidge(fit_intercept=False, tol=1e-12, max_iter=2000, alpha_1=0, alpha_2=0,
+                       lambda_1=0, lambda_2=0).fit(X / s, y)
+    assert np.allclose(post.mean, br.coef_ / s, rtol=1e-8, atol=1e-10)
+    assert post.alpha == pytest.approx(br.alpha_, rel=1e-6)
+    assert np.allclose(post.cov, br.sigma_ / np.outer(s, s), rtol=1e-6, atol=1e-12)
+
+
+def test_design_rows_reproduce_the_calculator_and_stress():
+    frames = _emt_frames(3)
+    m = _true_model(frames, 0.0)
+    at = frames[0].copy()
+    at.rattle(0.05, seed=9)  # all pairs beyond the inner cutoff (ACE only, as in training)
+    calc = m.calculator()
+    calc.calculate(at, ["energy", "forces", "stress"])
+    rows = DesignEvaluator(m.zero_bbasis()).rows(at, stress=True)
+    e = rows.energy @ m.coefficients + rows.core_energy_eV + m.e0_total(at.get_chemical_symbols())
+    f = rows.forces @ m.coefficients + rows.core_forces_eV_A
+    s = rows.stress @ m.coefficients + rows.core_stress_eV_A3
+    assert e == pytest.approx(calc.results["energy"], abs=1e-9)
+    assert np.abs(f - calc.results["forces"]).max() < 1e-9
+    assert np.abs(s - calc.results["stress"]).max() < 1e-6 * max(1.0, np.abs(s).max())
+
+
+def test_recovers_known_linear_model_and_sigma_is_calibrated():
+    frames = _emt_frames(40)
+    true = _true_model(frames, 0.02)
+    data = _label_with(true, frames, 0.02)
+    fit = fit_ace(data, {"basis": "tiny"})
+    assert fit.info["n_coefficients"] == len(true.coefficients)
+    # coefficients the data determine are recovered: forces of new configurations agree
+    test = _emt_frames(10, seed0=100)
+    ct, cf = true.calculator(), fit.calculator(with_sigma=True)
+    z, err = [], []
+    for at in test:
+        ct.calculate(at.copy(), ["energy", "forces"])
+        cf.calculate(at.copy())
+        p = cf.last_prediction
+        noisy = ct.results["forces"] + np.random.default_rng(len(z)).normal(size=p.forces_eV_A.shape) * 0.02
+        err.append(np.sqrt(np.mean((p.forces_eV_A - ct.results["forces"]) ** 2)))
+        z.append(np.abs(p.forces_eV_A - noisy) / p.predictive_sigma_eV_A)
+    # the posterior covers the true coefficients: z-scores ~ N(0, 1)
+    zc = (fit.coefficients - true.coefficients) / np.sqrt(np.diag(fit.covariance))
+    assert 0.85 < np.mean(np.abs(zc) < 2) <= 1.0, zc
+    assert np.sqrt(np.mean(np.square(err))) < 0.012  # eV/Å (noise 0.02; |F| ~ 1 eV/Å)
+    assert fit.noise_sigma_force_eV_A == pytest.approx(0.02, rel=0.05)
+    z = np.concatenate(z).ravel()
+    assert 0.64 < np.mean(z < 1) < 0.72  # Gaussian: 0.683
+    assert 0.93 < np.mean(z < 2) < 0.97  # 0.954
+
+
+def test_sigma_grows_far_from_the_training_data():
+    frames = _emt_frames(20, rattle=0.05)
+    fit = fit_ace(frames, {"basis": "tiny"})
+    c = fit.calculator(with_sigma=True)
+    near, far = _cuau(500, 0.05), _cuau(501, 0.35)
+    c.calculate(near)
+    b_near = c.last_prediction.beef_eV_A
+    c.calculate(far)
+    b_far = c.last_prediction.beef_eV_A
+    assert b_far > 3 * b_near
+
+
+def test_training_on_frames_with_stresses():
+    frames = _emt_frames(12)
+    for at in frames:
+        at.calc = EMT()
+        at.info["stress"] = at.get_stress()
+        at.calc = None
+    fit = fit_ace(frames, {"basis": "tiny"})
+    assert fit.info["n_stress_frames"] == 12
+    at = _cuau(77, 0.08)
+    c = fit.calculator()
+    c.calculate(at.copy(), ["energy", "forces", "stress"])
+    at.calc = EMT()
+    assert np.abs(c.results["stress"] - at.get_stress()).max() < 0.01  # eV/Å³
+
+
+def test_model_files_roundtrip_and_yace_loads_in_pyace(tmp_path):
+    from pyace import PyACECalculator
+
+    frames = _emt_frames(10)
+    fit = fit_ace(frames, {"basis": "tiny"})
+    fit.save(tmp_path / "m")
+    back = load_model(tmp_path / "m")
+    assert np.array_equal(back.coefficients, fit.coefficients)
+    at = _cuau(42)
+    c1 = back.calculator()
+    c1.calculate(at.copy(), ["energy", "forces"])
+    at2 = at.copy()
+    at2.calc = PyACECalculator(str(tmp_path / "m" / "potential.yace"))
+    assert at2.get_potential_energy() == pytest.approx(c1.results["energy"], abs=1e-6)
+    assert np.abs(at2.get_forces() - c1.results["forces"]).max() < 1e-6
+    with pytest.raises(FileNotFoundError, match="not an ACE model directory"):
+        load_model(tmp_path)
+
+
+def test_nve_energy_drift_is_bounded():
+    from ase import units
+    from ase.md.velocitydistribution import thermalize_momenta
+    from ase.md.verlet import VelocityVerlet
+
+    fit = fit_ace(_emt_frames(20), {"basis": "tiny"})
+    at = _cuau(3, 0.05)
+    at.calc = fit.calculator()
+    thermalize_momenta(at, 300, rng=np.random.default_rng(0))
+    dyn = VelocityVerlet(at, timestep=1.0 * units.fs)
+    e = []
+    for _ in range(40):
+        dyn.run(10)
+        e.append(at.get_total_energy())
+    e = np.array(e)
+    assert np.abs(e - e[0]).max() / len(at) < 2e-4  # eV/atom over 400 fs
+
+
+_KILL = r"""
+import os, signal, sys
+import numpy as np
+from ssic_flows.engines.ace.model import load_model
+from ssic_flows.engines.base import MDSettings
+from ssic_flows.engines.common.ase_md import run_md
+from ase.io import read
+m = load_model(sys.argv[2])
+at = read(sys.argv[3])
+s = MDSettings(temperature_K=600, timestep_fs=2, n_steps=60, save_every=2, seed=4,
+               checkpoint_every=10)
+def die(step, atoms):
+    if step == 34:
+        os.kill(os.getpid(), signal.SIGKILL)
+run_md(at, m.calculator(), s, sys.argv[1], on_frame=die)
+"""
+
+
+def test_sigkill_mid_md_then_resume_equals_uninterrupted(tmp_path):
+    fit = fit_ace(_emt_frames(15), {"basis": "tiny"})
+    fit.save(tmp_path / "m")
+    start = _cuau(11, 0.05)
+    start.write(tmp_path / "start.extxyz")
+    from ase.io import read
+
+    start = read(tmp_path / "start.extxyz")  # the child starts from the file's (rounded) positions
+    ck = tmp_path / "ck"
+    proc = subprocess.run([sys.executable, "-c", _KILL, str(ck), str(tmp_path / "m"),
+                           str(tmp_path / "start.extxyz")], capture_output=True, text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    s = MDSettings(temperature_K=600, timestep_fs=2, n_steps=60, save_every=2, seed=4,
+                   checkpoint_every=10)
+    resumed = run_md(start, load_model(tmp_path / "m").calculator(), s, ck)
+    assert resumed.metadata["resumed_from_step"] == 30
+    ref = run_md(start, load_model(tmp_path / "m").calculator(), s, None)
+    assert np.array_equal(resumed.steps, ref.steps)
+    assert np.array_equal(resumed.positions, ref.positions)
+    assert np.array_equal(resumed.forces, ref.forces)
+
+
+def test_otf_training_loop_converges_and_mlmd_runs(tmp_path, monkeypatch):
+    from ssic_flows.engines.ace.engine import AceEngine
+    from ssic_flows.testing.emt import EMTReference, run_in_memory
+
+    monkeypatch.setenv("SSIC_HOME", str(tmp_path))
+    structure = AseAtomsAdaptor.get_structure(_cuau(0, 0.0))
+    eng = AceEngine(basis="tiny")
+    ts = TrainSettings(temperature_K=500, timestep_fs=2, beef_threshold_eV_A=0.015,
+                       n_seed_frames=2, segment_steps=60, max_iterations=8, max_new_frames=3)
+    flow = eng.train_flow(structure, EMTReference(), ts)
+    store = run_in_memory(flow)
+    tr = MontyDecoder().process_decoded(store.get_output(flow.output.uuid, load=True))
+    assert tr.converged, tr.metadata["iterations"]
+    assert tr.beef_max_eV_A[-1] < 0.015
+    assert str(tmp_path) in tr.model_path  # run directory made on the worker
+    its = tr.metadata["iterations"]
+    assert its[-1]["n_candidates"] == 0 and len(its) >= 2  # it had to learn something
+    assert tr.n_training_structures == 2 + sum(i["n_candidates"] for i in its[:-1])
+    # every labelled batch checked the previous model's BEEF against its true error
+    assert all("estimate_check" in i for i in its[1:])
+    md = eng.md_maker(MDSettings(temperature_K=500, n_steps=30, save_every=5, seed=2)).make(
+        structure, tr)
+    store = run_in_memory(md)
+    out = MontyDecoder().process_decoded(store.get_output(md.uuid, load=True))
+    traj = out.trajectory
+    f_emt = []
+    for i in range(traj.n_frames):
+        at = traj.to_ase(i)
+        at.calc = EMT()
+        f_emt.append(at.get_forces())
+    assert np.sqrt(np.mean((traj.forces - np.array(f_emt)) ** 2)) < 0.1  # eV/Å
