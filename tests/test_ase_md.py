@@ -101,3 +101,47 @@ def test_bad_settings():
 
 def test_checkpoint_dir_outside_a_job_is_none():
     assert checkpoint_dir_for_current_job() is None
+
+
+def test_checkpoints_append_frames_instead_of_rewriting_them(tmp_path):
+    """Each checkpoint writes only the frames since the previous one (linear I/O); earlier
+    chunks are never rewritten, and the state file holds no frames."""
+    s = MDSettings(temperature_K=400, timestep_fs=2, n_steps=100, save_every=5, seed=2,
+                   checkpoint_every=20)
+    first: dict = {}
+
+    def watch(step, atoms):
+        c0 = tmp_path / "md_frames_000000.npz"
+        if step == 30:
+            first["stat"] = c0.stat()
+
+    tr = run_md(_cu(), EMT(), s, tmp_path, on_frame=watch)
+    chunks = sorted(tmp_path.glob("md_frames_*.npz"))
+    assert len(chunks) == 6  # checkpoints at 0, 20, 40, 60, 80, 100
+    sizes = [np.load(c)["f_steps"].size for c in chunks]
+    assert sizes == [1, 4, 4, 4, 4, 4] and sum(sizes) == tr.n_frames
+    after = chunks[0].stat()
+    assert (after.st_ino, after.st_mtime_ns) == (first["stat"].st_ino, first["stat"].st_mtime_ns)
+    with np.load(tmp_path / "md_checkpoint.npz") as z:
+        assert "f_positions" not in z.files and int(z["n_chunks"]) == 6
+    state = load_checkpoint(tmp_path)
+    np.testing.assert_array_equal(state["f_positions"], tr.positions)
+    np.testing.assert_array_equal(state["f_steps"], tr.steps)
+
+
+def test_format1_checkpoint_with_frames_inside_still_resumes(tmp_path):
+    s = MDSettings(temperature_K=400, timestep_fs=2, n_steps=40, save_every=5, seed=4,
+                   checkpoint_every=20)
+    run_md(_cu(), EMT(), s, tmp_path)
+    old = load_checkpoint(tmp_path)  # rewrite it as the format-1 file (frames inside)
+    for c in tmp_path.glob("md_frames_*.npz"):
+        c.unlink()
+    old.pop("n_chunks")
+    old["format"] = np.asarray(1)
+    np.savez(tmp_path / "md_checkpoint.npz", **old)
+    longer = MDSettings(**{**s.__dict__, "n_steps": 60})
+    resumed = run_md(_cu(), EMT(), longer, tmp_path)
+    ref = run_md(_cu(), EMT(), longer, None)
+    assert resumed.metadata["resumed_from_step"] == 40
+    np.testing.assert_array_equal(resumed.steps, ref.steps)
+    np.testing.assert_allclose(resumed.positions, ref.positions, rtol=0, atol=1e-10)

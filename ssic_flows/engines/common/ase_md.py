@@ -24,6 +24,12 @@ the same seed. A checkpoint holds positions, momenta, step, the thermostat gener
 bit-generator state and the Nosé–Hoover chain variables, so a resumed run continues
 bit-for-bit as the uninterrupted one would (the calculator must be deterministic).
 
+Checkpoint files: the stored frames are appended, one small ``md_frames_<k>.npz`` per
+checkpoint holding only the frames since the previous one (I/O linear in the run length),
+then ``md_checkpoint.npz`` (the dynamical state and the number of chunks it covers) is
+replaced atomically. A kill between the two leaves a chunk the state does not count; the
+resumed run overwrites it.
+
 Example
 -------
 >>> from ase.build import bulk
@@ -59,7 +65,9 @@ __all__ = [
 
 THERMOSTATS = ("csvr", "langevin", "nose-hoover")
 _CKPT = "md_checkpoint.npz"
-_FORMAT = 1
+_CHUNK = "md_frames_{:06d}.npz"
+_FORMAT = 2  # 1: every frame inside md_checkpoint.npz (still read)
+_FRAME_KEYS = ("f_positions", "f_velocities", "f_forces", "f_energies", "f_steps")
 
 
 def to_atoms(atoms_or_structure: Any):
@@ -172,18 +180,41 @@ def _atomic_savez(path: Path, **arrays) -> None:
         raise
 
 
-def load_checkpoint(checkpoint_dir: Path) -> dict | None:
-    """The last checkpoint in ``checkpoint_dir`` as a dict of arrays, or ``None``."""
-    p = Path(checkpoint_dir) / _CKPT
-    if not p.exists():
-        return None
+def _read_npz(p: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(p, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except Exception as exc:  # noqa: BLE001
         raise EngineError(
-            f"checkpoint {p} is unreadable ({exc}); delete it to restart the MD from step 0"
-        ) from exc
+            f"checkpoint {p} is unreadable ({exc}); delete its directory to restart the MD from "
+            "step 0") from exc
+
+
+def load_checkpoint(checkpoint_dir: Path) -> dict | None:
+    """The last checkpoint in ``checkpoint_dir`` as a dict of arrays, or ``None``.
+
+    Holds the state (``step``, ``positions`` Å, ``momenta``, ``cell``, ``rng_state``, ...) and
+    every stored frame so far (``f_positions``, ``f_velocities``, ``f_forces``, ``f_energies``,
+    ``f_steps``), gathered from the frame chunks the state counts.
+    """
+    d = Path(checkpoint_dir)
+    p = d / _CKPT
+    if not p.exists():
+        return None
+    ck = _read_npz(p)
+    if int(ck.get("format", 1)) == 1:  # frames inside the state file
+        ck["n_chunks"] = np.asarray(0)
+        return ck
+    chunks = [_read_npz(d / _CHUNK.format(k)) for k in range(int(ck["n_chunks"]))]
+    n_atoms = ck["positions"].shape[0]
+    for key in _FRAME_KEYS:
+        parts = [c[key] for c in chunks]
+        if parts:
+            ck[key] = np.concatenate(parts)
+        else:
+            ck[key] = np.empty((0, n_atoms, 3) if key not in ("f_energies", "f_steps") else (0,),
+                               dtype=int if key == "f_steps" else float)
+    return ck
 
 
 class _Frames:
@@ -199,15 +230,16 @@ class _Frames:
         self.vel.append(np.array(atoms.get_velocities(), dtype=float) * units.fs)
         self.steps.append(int(step))
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        n = len(self.steps)
-        shape = (n,) + (self.pos[0].shape if n else (0, 3))
+    def arrays(self, start: int = 0) -> dict[str, np.ndarray]:
+        """Frames ``start:`` as arrays (positions Å, velocities Å/fs, forces eV/Å, eV)."""
+        n = len(self.steps) - start
+        shape = (n,) + (self.pos[0].shape if self.pos else (0, 3))
         return {
-            "f_positions": np.asarray(self.pos, dtype=float).reshape(shape),
-            "f_velocities": np.asarray(self.vel, dtype=float).reshape(shape),
-            "f_forces": np.asarray(self.frc, dtype=float).reshape(shape),
-            "f_energies": np.asarray(self.ene, dtype=float),
-            "f_steps": np.asarray(self.steps, dtype=int),
+            "f_positions": np.asarray(self.pos[start:], dtype=float).reshape(shape),
+            "f_velocities": np.asarray(self.vel[start:], dtype=float).reshape(shape),
+            "f_forces": np.asarray(self.frc[start:], dtype=float).reshape(shape),
+            "f_energies": np.asarray(self.ene[start:], dtype=float),
+            "f_steps": np.asarray(self.steps[start:], dtype=int),
         }
 
     @classmethod
@@ -290,6 +322,10 @@ def run_md(
         atoms.set_positions(ck["positions"])
         atoms.set_momenta(ck["momenta"])
         frames = _Frames.from_checkpoint(ck)
+        n_chunks, n_saved = int(ck["n_chunks"]), len(frames.steps)
+        if n_chunks == 0 and n_saved:  # a format-1 checkpoint: its frames become chunk 0
+            _atomic_savez(ckdir / _CHUNK.format(0), **frames.arrays())
+            n_chunks = 1
         thermo_rng.bit_generator.state = json.loads(str(ck["rng_state"]))
     else:
         step0 = 0
@@ -302,6 +338,7 @@ def run_md(
                                             rng=vel_rng, force_temp=True)
         vd.Stationary(atoms)
         frames = _Frames()
+        n_chunks, n_saved = 0, 0
 
     dyn = make_dynamics(atoms, settings, rng=thermo_rng)
     if ck is not None and thermo == "nose-hoover":
@@ -309,17 +346,21 @@ def run_md(
         dyn._thermostat._p_eta = np.array(ck["nhc_p_eta"], dtype=float)
 
     def checkpoint(step: int) -> None:
+        nonlocal n_chunks, n_saved
         if ckdir is None:
             return
         extra = {}
         if thermo == "nose-hoover":
             extra = {"nhc_eta": dyn._thermostat._eta, "nhc_p_eta": dyn._thermostat._p_eta}
+        if len(frames.steps) > n_saved:  # append the new frames, then commit the state
+            _atomic_savez(ckdir / _CHUNK.format(n_chunks), **frames.arrays(n_saved))
+            n_chunks, n_saved = n_chunks + 1, len(frames.steps)
         _atomic_savez(
             ckdir / _CKPT, format=np.asarray(_FORMAT), fingerprint=np.asarray(fp),
             step=np.asarray(step), cell=np.asarray(atoms.get_cell()),
             positions=atoms.get_positions(), momenta=atoms.get_momenta(),
             rng_state=np.asarray(json.dumps(thermo_rng.bit_generator.state)),
-            **frames.arrays(), **extra)
+            n_chunks=np.asarray(n_chunks), **extra)
 
     stopped = False
     t0 = time.perf_counter()
