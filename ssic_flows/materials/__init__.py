@@ -17,10 +17,11 @@ All errors derive from :class:`MaterialsError` (a ``ValueError``).
 """
 
 from .agi import agi_parent, build_agi
+from .hosts import analysis_inputs, host_lattice, host_lattice_for_species
 from .lgps import build_lgps, lgps_framework, lgps_parent
 from .na3sbs4 import build_na3sbs4, build_na3sbs4_w, na3sbs4_parent
-from .hosts import analysis_inputs, host_lattice, host_lattice_for_species
 from .registry import MATERIALS, MaterialInfo, allowed_atom_counts, build_material, resolve_material
+from .structure_io import read_structure, structure_format, write_structure
 from .tools import (
     FORMAL_CHARGES,
     AtomCountError,
@@ -36,11 +37,8 @@ from .tools import (
     dope,
     formal_charge,
     min_pair_distances,
-    read_structure,
     select_separated_sites,
-    structure_format,
     supercell_for,
-    write_structure,
 )
 
 __all__ = [

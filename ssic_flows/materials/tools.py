@@ -1,7 +1,7 @@
-"""General structure tools: supercells of a given size, seeded site selection, doping, I/O.
+"""General structure tools: supercells of a given size, seeded site selection, doping, checks.
 
 These are the building blocks the material builders (:mod:`.agi`, :mod:`.lgps`,
-:mod:`.na3sbs4`) use, exposed so that users can add their own solid-state ion conductors.
+:mod:`.na3sbs4`) use (file I/O: :mod:`.structure_io`), exposed so that users can add their own solid-state ion conductors.
 Lengths are in Å, densities in g/cm³. Every random choice goes through
 ``numpy.random.default_rng(seed)``, so a given seed always gives the same structure.
 
@@ -16,7 +16,6 @@ Example
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 from pymatgen.core import Element, Lattice, Structure
@@ -40,11 +39,8 @@ __all__ = [
     "formal_charge",
     "make_rng",
     "min_pair_distances",
-    "read_structure",
     "select_separated_sites",
-    "structure_format",
     "supercell_for",
-    "write_structure",
 ]
 
 #: Formal (oxidation-state) charges in units of e: the package's one table, used for
@@ -452,94 +448,3 @@ def dope(
             removed.append(int(rng.choice(shell)))
         out.remove_sites(removed)
     return out.get_sorted_structure()
-
-
-# -------------------------------------------------------------------------- I/O
-
-_FORMATS = {".cif": "cif", ".vasp": "poscar", ".poscar": "poscar", ".extxyz": "extxyz", ".xyz": "extxyz"}
-
-
-def structure_format(path: str | Path) -> str:
-    """File format (``"cif"``, ``"poscar"`` or ``"extxyz"``) implied by a file name.
-
-    ``POSCAR``/``CONTCAR`` (with or without a suffix such as ``POSCAR.agi``) and ``*.vasp``/
-    ``*.poscar`` are VASP POSCAR files; ``*.cif`` is CIF; ``*.extxyz``/``*.xyz`` is extended XYZ.
-
-    Raises
-    ------
-    UnsupportedFormatError
-        For any other name.
-    """
-    p = Path(path)
-    name = p.name
-    if name.upper().startswith(("POSCAR", "CONTCAR")):
-        return "poscar"
-    fmt = _FORMATS.get(p.suffix.lower())
-    if fmt is None:
-        raise UnsupportedFormatError(
-            f"cannot tell the structure format of {str(path)!r} (extension {p.suffix or 'none'!r}); "
-            "use .cif, .vasp/.poscar or a POSCAR/CONTCAR name, or .extxyz/.xyz"
-        )
-    return fmt
-
-
-def write_structure(structure: Structure, path: str | Path) -> Path:
-    """Write ``structure`` to ``path`` in the format implied by its name.
-
-    The format is decided (and an unknown extension rejected) before anything is created;
-    missing parent directories are then created.
-
-    Parameters
-    ----------
-    structure
-        Ordered structure to write.
-    path
-        Target file: ``*.cif``; ``POSCAR``/``CONTCAR``/``*.vasp``/``*.poscar``; ``*.extxyz``/``*.xyz``.
-
-    Returns
-    -------
-    Path
-        The written file.
-
-    Raises
-    ------
-    UnsupportedFormatError
-        If the extension is unknown (nothing is written).
-    """
-    fmt = structure_format(path)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "extxyz":  # not a pymatgen format: through ASE
-        from pymatgen.io.ase import AseAtomsAdaptor
-
-        AseAtomsAdaptor.get_atoms(structure).write(p, format="extxyz")
-    elif fmt == "poscar":
-        structure.to(filename=str(p), fmt="poscar", comment=structure.composition.formula.replace(" ", ""))
-    else:
-        structure.to(filename=str(p), fmt=fmt)
-    return p
-
-
-def read_structure(path: str | Path) -> Structure:
-    """Read a structure written by :func:`write_structure` (same format rules).
-
-    Raises
-    ------
-    UnsupportedFormatError
-        If the extension is unknown.
-    FileNotFoundError
-        If the file does not exist.
-    """
-    fmt = structure_format(path)
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"no structure file at {str(p)!r}")
-    if fmt == "extxyz":  # not a pymatgen format: through ASE
-        from ase.io import read as ase_read
-        from pymatgen.io.ase import AseAtomsAdaptor
-
-        return AseAtomsAdaptor.get_structure(ase_read(p, format="extxyz"))
-    # pymatgen's reader for the format this module's name rules chose (Structure.from_file
-    # would guess again from the name, differently for e.g. "POSCAR.cif")
-    return Structure.from_str(p.read_text(), fmt=fmt)
-
