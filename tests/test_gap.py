@@ -155,3 +155,81 @@ def test_gap_bad_input():
         GAPEngine(soap_nmax=3)
     with pytest.raises(EngineError, match="TrainOutput"):
         GAPEngine().predict(42, None)
+
+
+def test_run_dir_is_chosen_on_the_worker_not_at_graph_construction(tmp_path, monkeypatch):
+    """The flow built on the submitting machine holds no run directory; the prepare job puts
+    it under the worker's SSIC_HOME, named after its own (rerun-stable) uuid."""
+    import json
+
+    monkeypatch.setenv("SSIC_HOME", str(tmp_path / "submitter"))
+    ts = TrainSettings(temperature_K=600, n_seed_frames=1, max_iterations=1)
+    flow = GAPEngine().train_flow(CU, EMTReference(), ts)
+    assert "submitter" not in json.dumps(flow.as_dict(), default=str)
+    assert next(j for j in flow.jobs if j.name == "gap prepare").function_args[0] is None
+    from ssic_flows.engines.gap.jobs import gap_prepare_run
+
+    prep = gap_prepare_run(None)
+    monkeypatch.setenv("SSIC_HOME", str(tmp_path / "worker"))
+    store = _run(prep)
+    info = store.get_output(prep.uuid)
+    assert info["run_dir"] == str(tmp_path / "worker" / "models" / prep.uuid)
+    assert Path(info["run_dir"]).is_dir()
+
+
+def _labelled_cu(n: int, with_stress: bool) -> list:
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    out = []
+    for i in range(n):
+        at = bulk("Cu", cubic=True) * (2, 2, 2)
+        at.rattle(0.05, seed=i)
+        at.calc = EMT()
+        res = {"energy": at.get_potential_energy(), "forces": at.get_forces()}
+        if with_stress:
+            res["stress"] = at.get_stress()
+        at.calc = SinglePointCalculator(at, **res)
+        out.append(at)
+    return out
+
+
+def test_fit_gap_on_frames_with_stresses_drops_or_fits_virials(tmp_path):
+    """gap_fit turns stresses into virial targets and aborts with virial σ = 0 ("too small
+    virial_sigma"); by default they are dropped, with sigma_virial_eV they are fitted."""
+    import ase.io
+
+    from ssic_flows.engines.gap.fit import fit_gap
+
+    xyz = tmp_path / "train.xyz"
+    ase.io.write(xyz, _labelled_cu(4, with_stress=True), format="extxyz")
+    assert "stress=" in xyz.read_text()
+    small = {"soap_n_sparse": 10, "two_body_n_sparse": 5}
+    r = fit_gap(xyz, tmp_path / "drop" / "gap.xml", small)
+    assert Path(r["model_path"]).is_file() and "0.05 0.0 0.0}" in r["command"]
+    assert "stress" not in (tmp_path / "drop" / "gap.fit_frames.xyz").read_text()
+    r = fit_gap(xyz, tmp_path / "fit" / "gap.xml", {**small, "sigma_virial_eV": 0.05})
+    assert Path(r["model_path"]).is_file() and "0.05 0.05 0.0}" in r["command"]
+    log = (tmp_path / "fit" / "gap.gap_fit.log").read_text()
+    assert "Number of target virials (property name: virial) found: 24" in log
+
+
+def test_gap_fit_timeout_kills_the_process_group(tmp_path, monkeypatch):
+    import ase.io
+    import os
+
+    from ssic_flows.engines.gap.fit import fit_gap
+
+    fake = tmp_path / "bin" / "gap_fit"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/child.pid\nexec sleep 60\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    xyz = tmp_path / "train.xyz"
+    ase.io.write(xyz, _labelled_cu(2, with_stress=False), format="extxyz")
+    t0 = time.perf_counter()
+    with pytest.raises(EngineError, match="fit_timeout_s=1"):
+        fit_gap(xyz, tmp_path / "m" / "gap.xml", {"fit_timeout_s": 1})
+    assert time.perf_counter() - t0 < 20
+    pid = int((tmp_path / "child.pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -4,7 +4,6 @@ against a reference (:mod:`ssic_flows.engines.gap.jobs` has the loop).
 
 from __future__ import annotations
 
-import uuid as uuidlib
 from dataclasses import asdict
 from typing import Any
 
@@ -39,8 +38,6 @@ class GAPEngine(MLFFEngine):
         ``initial_model`` (TrainOutput) its training data is reused; seed frames of the new
         structure are still added (new species, new temperature).
         """
-        from ssic_flows.store.config import ssic_home
-
         if not isinstance(settings, TrainSettings):
             raise EngineError("settings must be a TrainSettings")
         es = gap_settings({**self.engine_settings, **settings.engine_settings})
@@ -48,9 +45,8 @@ class GAPEngine(MLFFEngine):
         ts["engine_settings"] = es
         if settings.max_iterations < 1 or settings.n_seed_frames < 1:
             raise EngineError("max_iterations and n_seed_frames must be >= 1")
-        run_dir = str(ssic_home() / "models" / str(uuidlib.uuid4()))
         jobs = []
-        prep = gap_prepare_run(run_dir, initial_model)
+        prep = gap_prepare_run(None, initial_model)  # run dir chosen on the worker at run time
         prep.name = "gap prepare"
         jobs.append(prep)
         if seed_frames is None:

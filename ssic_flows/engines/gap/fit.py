@@ -105,8 +105,45 @@ def count_training_xyz(path: Path) -> int:
     return len(ase.io.read(path, index=":", format="extxyz")) if Path(path).exists() else 0
 
 
+_VIRIAL_KEYS = ("stress", "virial")
+
+
+def _fit_frames_file(train_xyz: Path, frames: list, model_path: Path,
+                     sigma_virial_eV: float | None) -> tuple[Path, float]:
+    """The file ``gap_fit`` reads and the virial σ (eV) it gets.
+
+    ``gap_fit`` turns a frame's ``stress`` into a virial target and aborts ("too small
+    virial_sigma") when the virial σ is 0. With ``sigma_virial_eV`` those targets are fitted;
+    with ``None`` (default) frames that carry stresses or virials are written without them to
+    ``<model>.fit_frames.xyz`` and that file is fitted (energies and forces only).
+    """
+    if sigma_virial_eV is not None:
+        if sigma_virial_eV <= 0:
+            raise EngineError(f"sigma_virial_eV must be > 0 eV (or None to drop stresses), got "
+                              f"{sigma_virial_eV}")
+        return train_xyz, float(sigma_virial_eV)
+    def places(at) -> list[dict]:  # ASE keeps read targets in info/arrays or calc.results
+        return [at.info, at.arrays] + ([at.calc.results] if at.calc is not None else [])
+
+    if not any(k in d for at in frames for d in places(at) for k in _VIRIAL_KEYS):
+        return train_xyz, 0.0
+    import ase.io
+
+    for at in frames:
+        for d in places(at):
+            for k in _VIRIAL_KEYS:
+                d.pop(k, None)
+    out = model_path.parent / (model_path.stem + ".fit_frames.xyz")
+    ase.io.write(out, frames, format="extxyz")
+    return out, 0.0
+
+
 def fit_gap(train_xyz: Path, model_path: Path, engine_settings: dict | None = None) -> dict:
-    """Run ``gap_fit`` on ``train_xyz``; returns {"model_path", "fit_wall_s", "peak_rss_MB"}."""
+    """Run ``gap_fit`` on ``train_xyz``; returns {"model_path", "fit_wall_s", "peak_rss_MB"}.
+
+    Energies eV, forces eV/Å; stresses are fitted only with ``sigma_virial_eV`` set (else
+    dropped, see :func:`_fit_frames_file`). ``gap_fit`` is killed after ``fit_timeout_s`` s.
+    """
     s = gap_settings(engine_settings)
     train_xyz, model_path = Path(train_xyz), Path(model_path)
     import ase.io
@@ -116,10 +153,11 @@ def fit_gap(train_xyz: Path, model_path: Path, engine_settings: dict | None = No
         raise EngineError(f"{train_xyz} holds no training frames")
     species_Z, pairs = species_pairs_within(frames, s["cutoff_A"])
     model_path.parent.mkdir(parents=True, exist_ok=True)
+    at_file, sigma_v = _fit_frames_file(train_xyz, frames, model_path, s["sigma_virial_eV"])
     cmd = [
-        gap_fit_executable(), f"at_file={train_xyz.resolve()}", f"gp_file={model_path.name}",
+        gap_fit_executable(), f"at_file={at_file.resolve()}", f"gp_file={model_path.name}",
         "e0_method=average",
-        f"default_sigma={{{s['sigma_energy_eV']} {s['sigma_force_eV_A']} 0.0 0.0}}",
+        f"default_sigma={{{s['sigma_energy_eV']} {s['sigma_force_eV_A']} {sigma_v} 0.0}}",
         f"gap={_descriptor_string(s, species_Z, pairs)}", "energy_parameter_name=energy",
         "force_parameter_name=forces", f"sparse_jitter={s['sparse_jitter']}",
         "do_copy_at_file=F", "rnd_seed=1",

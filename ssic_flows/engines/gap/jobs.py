@@ -7,7 +7,8 @@ segment with β monitored every ``monitor_every`` steps → frames with BEEF >
 ``beef_threshold_eV_A`` (at most ``max_new_frames``, ≥ ``min_candidate_gap`` steps apart) →
 ``Response(replace=Flow([reference static job, next iteration]))``; the loop ends when a whole
 segment stays under threshold (``converged=True``) or after ``max_iterations`` fits.
-Training data and models live under ``ssic_home()/models/<run uuid>/`` (shared filesystem).
+Training data and models live under ``ssic_home()/models/<uuid of the prepare job>/``, resolved
+on the worker when that job runs (shared filesystem).
 """
 
 from __future__ import annotations
@@ -225,10 +226,27 @@ def gap_otf_iteration(
     return Response(replace=Flow([label, nxt], output=nxt.output))
 
 
+def run_dir_for_current_job() -> Path:
+    """``ssic_home()/models/<job uuid>`` of the running jobflow job, resolved on the worker.
+
+    The uuid survives a FireWorks rerun, so a rerun finds the same directory; ``ssic_home()``
+    is the worker's (shared filesystem), not the submitting machine's.
+    """
+    from jobflow import CURRENT_JOB
+
+    from ssic_flows.store.config import ssic_home
+
+    j = CURRENT_JOB.job
+    if j is None:
+        raise EngineError("gap_prepare_run without run_dir must run inside a jobflow job")
+    return ssic_home() / "models" / str(j.uuid)
+
+
 @job
-def gap_prepare_run(run_dir: str, initial_model: Any = None) -> dict:
-    """Create the run directory; copy the initial model's training data (retraining)."""
-    rd = Path(run_dir)
+def gap_prepare_run(run_dir: str | None = None, initial_model: Any = None) -> dict:
+    """Create the run directory (default :func:`run_dir_for_current_job`, chosen at run time
+    on the worker); copy the initial model's training data (retraining)."""
+    rd = Path(run_dir) if run_dir is not None else run_dir_for_current_job()
     rd.mkdir(parents=True, exist_ok=True)
     info = {"run_dir": str(rd), "initial_model": None, "n_initial_frames": 0}
     if initial_model is not None:

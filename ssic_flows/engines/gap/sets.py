@@ -24,6 +24,7 @@ DEFAULT_GAP_SETTINGS: dict[str, Any] = {
     "soap_delta_eV": 0.2, "soap_n_sparse": 60,
     "sigma_energy_eV": 0.003,        # default_sigma: energy per atom (eV), forces (eV/Å)
     "sigma_force_eV_A": 0.05,
+    "sigma_virial_eV": None,         # None: stresses/virials of training frames are dropped
     "sparse_jitter": 1e-8,
     "beef_scale_per_A": 5.0,         # initial c in β_i = c·sqrt(σ²_i)
     "monitor_every": 5,              # MD steps between BEEF evaluations (stored frames)
