@@ -171,10 +171,12 @@ def analyze_cmd(
     from ssic_flows.analysis.readers import read_trajectory
     from ssic_flows.analysis.report_json import analyze_trajectory, write_json
     from ssic_flows.analysis.trajectory import TrajectoryError
+    from ssic_flows.materials import analysis_inputs
 
     try:
         traj = read_trajectory(trajectory, format=fmt, timestep_fs=timestep_fs)
-        doc = analyze_trajectory(traj, species=species or None)
+        doc = analyze_trajectory(traj, species=species or None,
+                                 **analysis_inputs(None, traj.species))
     except (TrajectoryError, ValueError, OSError) as exc:
         _fail(f"{trajectory}: {exc}" if str(trajectory) not in str(exc) else str(exc))
     if json_out:
@@ -274,6 +276,10 @@ cluster_app = typer.Typer(no_args_is_help=True, help=(
     "Worker-side commands on a MongoDB LaunchPad: run jobs here (rlaunch, the SLURM job "
     "body), submit SLURM jobs (qlaunch), render worker configs, find lost runs."))
 app.add_typer(cluster_app, name="cluster")
+
+from ssic_flows.cli_mlff import mlff_app  # noqa: E402
+
+app.add_typer(mlff_app, name="mlff")
 
 
 

@@ -51,7 +51,7 @@ def _emt_frames(n: int, seed0: int = 0, rattle: float = 0.08) -> list:
 def _true_model(frames, noise_sigma: float, seed: int = 3) -> AceModel:
     """A linear ACE with random coefficients on the basis fit_ace will choose for frames."""
     dmin = min_pair_distances_A(frames, 5.0)
-    r_in = {"-".join(k): max(v - 0.5, 0.5) for k, v in dmin.items()}
+    r_in = {"-".join(k): max(0.6 * v, 0.5) for k, v in dmin.items()}
     m = AceModel(elements=["Au", "Cu"], size=TINY, cutoff_A=5.0, r_in_A=r_in, dcut_in_A=0.2,
                  e0_eV={"Au": -0.3, "Cu": -0.1}, coefficients=np.zeros(1),
                  covariance=np.zeros((1, 1)), noise_sigma_force_eV_A=noise_sigma)
@@ -272,3 +272,39 @@ def test_otf_training_loop_converges_and_mlmd_runs(tmp_path, monkeypatch):
         at.calc = EMT()
         f_emt.append(at.get_forces())
     assert np.sqrt(np.mean((traj.forces - np.array(f_emt)) ** 2)) < 0.1  # eV/Å
+
+
+def test_ssic_mlff_fit_and_predict_on_a_users_frames(tmp_path):
+    import json
+
+    import ase.io
+
+    frames = [_cuau(k, 0.08) for k in range(12)]
+    for at in frames:
+        at.calc = EMT()
+        at.get_potential_energy()  # extxyz stores the calculator's energy, forces, stress
+        at.get_stress()
+    ase.io.write(tmp_path / "aimd.extxyz", frames, format="extxyz")
+
+    def ssic(*args):
+        return subprocess.run([sys.executable, "-m", "ssic_flows.cli", *map(str, args)],
+                              capture_output=True, text=True,
+                              env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+    r = ssic("mlff", "fit", tmp_path / "aimd.extxyz", "--engine", "ace", "--out", tmp_path / "m",
+             "--basis", "tiny")
+    assert r.returncode == 0, r.stderr
+    assert "12 frames (12 with stress)" in r.stdout
+    r = ssic("mlff", "predict", tmp_path / "m", tmp_path / "aimd.extxyz", "--json", tmp_path / "p.json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "p.json").read_text())
+    f0 = doc["frames"][0]
+    assert set(f0) == {"energy_eV", "forces_eV_A", "force_sigma_eV_A", "beef_eV_A"}
+    assert np.shape(f0["forces_eV_A"]) == (32, 3) == np.shape(f0["force_sigma_eV_A"])
+    assert np.abs(np.array(f0["forces_eV_A"]) - frames[0].get_forces()).max() < 0.2
+    # bad input: frames without forces -> one line naming the problem, nothing written
+    bare = _cuau(1)
+    ase.io.write(tmp_path / "bare.extxyz", [bare], format="extxyz")
+    r = ssic("mlff", "fit", tmp_path / "bare.extxyz", "--out", tmp_path / "m2")
+    assert r.returncode == 2 and "no energy or no forces" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "m2").exists()

@@ -13,7 +13,7 @@ training data, summed over frames).
 
 Inner cutoff. Below ``r_in`` (per element pair) ACE is switched off over ``dcut_in_A`` and a
 ZBL screened-nuclear repulsion takes over, so MD cannot collapse where there is no data;
-``r_in`` is the shortest distance of that pair in the training data minus a margin.
+``r_in`` is a fraction (0.6) of the shortest distance of that pair in the training data.
 
 Example
 -------

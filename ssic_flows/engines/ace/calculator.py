@@ -8,12 +8,27 @@ monitoring uses ``with_sigma=False`` (the fast path).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
 from ssic_flows.engines.ace.design import function_offsets
 
-__all__ = ["AceCalculator"]
+__all__ = ["AceCalculator", "FramePrediction"]
+
+
+@dataclass
+class FramePrediction:
+    """Energy (eV), forces (N, 3) eV/Å, model force σ (N, 3) eV/Å, per-atom BEEF (N,) eV/Å,
+    frame BEEF = max over atoms (eV/Å), predictive σ (N, 3) eV/Å (model ⊕ noise)."""
+
+    energy_eV: float
+    forces_eV_A: np.ndarray
+    force_sigma_eV_A: np.ndarray
+    beef_atoms_eV_A: np.ndarray
+    beef_eV_A: float
+    predictive_sigma_eV_A: np.ndarray
 
 
 class AceCalculator(Calculator):
@@ -24,6 +39,7 @@ class AceCalculator(Calculator):
     implemented_properties = ["energy", "free_energy", "forces", "stress", "force_sigma", "beef"]
 
     def __init__(self, model, with_sigma: bool = False, **kwargs):
+        """model: an :class:`~ssic_flows.engines.ace.model.AceModel`."""
         super().__init__(**kwargs)
         from pyace import ACEBEvaluator, ACECalculator
 
@@ -53,8 +69,6 @@ class AceCalculator(Calculator):
     def calculate(self, atoms=None, properties=("energy", "forces"), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         from pyace.atomicenvironment import aseatoms_to_atomicenvironment
-
-        from ssic_flows.engines.ace.model import FramePrediction
 
         at = self.atoms
         symbols = at.get_chemical_symbols()

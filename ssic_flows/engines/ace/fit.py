@@ -2,8 +2,11 @@
 
 Steps (:func:`fit_ace`):
 
-1. inner cutoffs: per element pair, the shortest distance in the data minus
-   ``r_in_margin_A`` (ZBL repulsion below, so MD cannot collapse where there is no data);
+1. inner cutoffs: per element pair, ``r_in_fraction`` (0.6) of the shortest distance in the
+   data (ZBL repulsion below, so MD cannot collapse where there is no data). It lies well
+   inside the data: ACE is switched off over ``dcut_in_A`` below r_in, and a switch where
+   the pair energy is still sizeable gives spurious forces; between r_in and the data ACE
+   extrapolates and the BEEF says so (measured on AgI: σ rises to eV/Å there);
 2. basis: the largest of :data:`~.basis.BASIS_LADDER` sized to the data
    (``basis="auto"``) or a named one;
 3. per-element reference energies E0 (eV): columns of element counts with a flat prior,
@@ -49,7 +52,7 @@ DEFAULT_FIT_SETTINGS: dict[str, Any] = {
     "sigma_energy_eV_atom": 0.002,
     "sigma_force_eV_A": 0.05,
     "sigma_stress_eV_A3": 0.003,
-    "r_in_margin_A": 0.5,              # ZBL below (shortest distance in the data - margin)
+    "r_in_fraction": 0.6,            # ZBL below this fraction of the shortest pair distance
     "dcut_in_A": 0.2,
 }
 
@@ -110,7 +113,7 @@ def fit_ace(frames: list, settings: dict | None = None, elements: list[str] | No
     labels = [frame_labels(a) for a in frames]
     els = sorted(set(elements or []) | {x for a in frames for x in a.get_chemical_symbols()})
     dmin = min_pair_distances_A(frames, s["cutoff_A"])
-    r_in = {k: max(v - s["r_in_margin_A"], 0.5) for k, v in dmin.items()}
+    r_in = {k: max(s["r_in_fraction"] * v, 0.5) for k, v in dmin.items()}
     n_force_rows = sum(3 * len(a) for a in frames)
     size = _size(s, n_force_rows, len(els))
     from pyace import ACEBBasisSet

@@ -33,27 +33,15 @@ import numpy as np
 
 from ssic_flows.engines.ace.basis import basis_config
 from ssic_flows.engines.ace.blr import Posterior
+from ssic_flows.engines.ace.calculator import AceCalculator, FramePrediction
 
-__all__ = ["AceModel", "FramePrediction", "load_model"]
+__all__ = ["AceModel", "load_model"]
 
 _FORMAT = 1
 
 
 def _pair_key(a: str, b: str) -> str:
     return "-".join(sorted((a, b)))
-
-
-@dataclass
-class FramePrediction:
-    """Energy (eV), forces (N, 3) eV/Å, model force σ (N, 3) eV/Å, per-atom BEEF (N,) eV/Å,
-    frame BEEF = max over atoms (eV/Å), predictive σ (N, 3) eV/Å (model ⊕ noise)."""
-
-    energy_eV: float
-    forces_eV_A: np.ndarray
-    force_sigma_eV_A: np.ndarray
-    beef_atoms_eV_A: np.ndarray
-    beef_eV_A: float
-    predictive_sigma_eV_A: np.ndarray
 
 
 @dataclass
@@ -98,8 +86,6 @@ class AceModel:
     def calculator(self, with_sigma: bool = False):
         """An ASE calculator (energy eV, forces eV/Å, stress eV/Å³) for MD; with
         ``with_sigma`` it also stores ``force_sigma`` (N, 3) and ``beef`` per call."""
-        from ssic_flows.engines.ace.calculator import AceCalculator
-
         return AceCalculator(self, with_sigma=with_sigma)
 
     @property
