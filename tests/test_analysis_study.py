@@ -37,3 +37,22 @@ def test_short_transfer_run_does_not_truncate_reference_vs_mlmd():
     assert {c["n_frames"] for c in res["comparisons"]["reference vs mlmd"]} == {200}
     assert {c["n_frames"] for c in res["comparisons"]["transfer vs mlmd"]} == {60}
     assert res["full_length"]["mlmd"]["D_cm2_s"]["Li"]["n"] == 2
+
+
+def test_runs_of_equal_length_are_analysed_once(monkeypatch):
+    """A run that is not cut for a comparison reuses its whole-run document."""
+    import ssic_flows.analysis.study as study
+
+    ref = synthetic_run(1e-5, seed=0)
+    mlmd = [synthetic_run(1e-5, seed=1), synthetic_run(1e-5, seed=2)]
+    calls: list[int] = []
+    real = study.analyze_trajectory
+
+    def counting(traj, **kw):
+        calls.append(traj.n_frames)
+        return real(traj, **kw)
+
+    monkeypatch.setattr(study, "analyze_trajectory", counting)
+    res = analyze_study(ref, mlmd, mobile=["Li"], analysis_settings=KW)
+    assert calls.count(ref.n_frames) == 3 and len(calls) == 3  # once per run, not twice
+    assert res["documents"]["mlmd"][0]["n_frames"] == ref.n_frames

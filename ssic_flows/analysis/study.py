@@ -103,19 +103,26 @@ def analyze_study(
     kw = {"r_max_A": 0.5 * widths, **(analysis_settings or {}), "host": host, "charges": charges}
 
     # mobile species: decided once, from the reference run, so every run reports the same
+    given = mobile is not None
     full_ref = analyze_trajectory(reference, species=mobile, **kw)
     mobile = list(mobile or full_ref["mobile_species"])
     kw["species"] = mobile
+    # whole-run documents with the final settings, reused wherever a run is not cut
+    # (the reference's first one only if it already had these species)
+    whole: dict[str, list[dict | None]] = {"reference": [full_ref if given else None]}
     full = {"reference": [_scalars(full_ref)]}
     for role, ts in roles.items():
         if role != "reference":
-            full[role] = [_scalars(analyze_trajectory(t, **kw)) for t in ts]
+            whole[role] = [analyze_trajectory(t, **kw) for t in ts]
+            full[role] = [_scalars(d) for d in whole[role]]
 
     cache: dict[tuple[str, int], list[dict]] = {}
 
     def docs_at(role: str, n: int) -> list[dict]:
         if (role, n) not in cache:
-            cache[role, n] = [analyze_trajectory(t[:n], **kw) for t in roles[role]]
+            cache[role, n] = [
+                w if w is not None and n >= t.n_frames else analyze_trajectory(t[:n], **kw)
+                for t, w in zip(roles[role], whole[role])]
         return cache[role, n]
 
     length = {role: min(n_main, min(t.n_frames for t in ts)) for role, ts in roles.items()}
