@@ -22,7 +22,7 @@ def fit_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="model directory to write"),
     engine: str = typer.Option("ace", "--engine", help="MLFF engine (ace)"),
     fmt: str = typer.Option("auto", "--format", help="file format (default: from the name)"),
-    basis: str = typer.Option("auto", "--basis", help="auto | tiny | small | medium | large"),
+    basis: str = typer.Option("auto", "--basis", help="auto | tiny | compact | small | medium"),
     cutoff_A: float = typer.Option(5.0, "--cutoff", help="neighbour cutoff, Å"),
 ) -> None:
     """Fit a linear ACE by Bayesian linear regression (energies, forces, stresses if present)."""

@@ -9,7 +9,7 @@ Basis size. Too large a basis for the data is worse than a small one (measured: 
 functions on 30 frames gave 5× the held-out error of 368), so :func:`basis_size_for` picks
 the largest of :data:`BASIS_LADDER` whose number of coefficients is at most
 ``rows_per_coefficient`` times smaller than the number of force rows (3 × atoms in the
-training data, summed over frames).
+training data, summed over frames), and at most ``max_coefficients``.
 
 Inner cutoff. Below ``r_in`` (per element pair) ACE is switched off over ``dcut_in_A`` and a
 ZBL screened-nuclear repulsion takes over, so MD cannot collapse where there is no data;
@@ -17,8 +17,8 @@ ZBL screened-nuclear repulsion takes over, so MD cannot collapse where there is 
 
 Example
 -------
->>> basis_size_for(n_force_rows=30 * 32 * 3, n_elements=2)["name"]
-'small'
+>>> n_functions(["Ag", "I"], BASIS_LADDER[2])
+368
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ __all__ = ["BASIS_LADDER", "basis_config", "basis_size_for", "min_pair_distances
            "n_functions"]
 
 #: Basis sizes, smallest first: body-order radial and angular limits per element.
-#: (2 elements: 'tiny' 112, 'small' 368, 'medium' 736, 'large' 1652 functions.)
+#: Coefficients for 2 / 3 / 4 elements: tiny 72 / 198 / 416, compact 164 / 570 / 1360,
+#: small 368 / 1320 / 3392, medium 1460 / 6165 / 17664 (:func:`n_functions`).
 BASIS_LADDER: tuple[dict[str, Any], ...] = (
     {"name": "tiny", "nradmax_by_orders": [8, 2], "lmax_by_orders": [0, 1]},
+    {"name": "compact", "nradmax_by_orders": [8, 3, 1], "lmax_by_orders": [0, 2, 1]},
     {"name": "small", "nradmax_by_orders": [8, 4, 2], "lmax_by_orders": [0, 2, 1]},
     {"name": "medium", "nradmax_by_orders": [10, 5, 3], "lmax_by_orders": [0, 3, 2]},
-    {"name": "large", "nradmax_by_orders": [12, 6, 4, 2], "lmax_by_orders": [0, 3, 2, 1]},
 )
 
 
@@ -84,29 +85,36 @@ def basis_config(elements: list[str], size: dict[str, Any], cutoff_A: float = 5.
     return bconf
 
 
+_N_FUNCTIONS: dict[tuple, int] = {}
+
+
 def n_functions(elements: list[str], size: dict[str, Any]) -> int:
-    """Number of linear coefficients of the basis ``size`` over ``elements``."""
+    """Number of linear coefficients of the basis ``size`` over ``elements`` (cached)."""
     from pyace import ACEBBasisSet
 
     from ssic_flows.engines.ace.design import function_offsets
 
-    return function_offsets(ACEBBasisSet(basis_config(elements, size)))[0]
+    key = (tuple(sorted(set(elements))), size["name"], tuple(size["nradmax_by_orders"]),
+           tuple(size["lmax_by_orders"]))
+    if key not in _N_FUNCTIONS:
+        _N_FUNCTIONS[key] = function_offsets(ACEBBasisSet(basis_config(elements, size)))[0]
+    return _N_FUNCTIONS[key]
 
 
-def basis_size_for(n_force_rows: int, n_elements: int, rows_per_coefficient: float = 8.0,
+def basis_size_for(elements: list[str], n_force_rows: int, rows_per_coefficient: float = 8.0,
+                   max_coefficients: int = 1500,
                    ladder: tuple[dict[str, Any], ...] = BASIS_LADDER) -> dict[str, Any]:
-    """The largest basis of ``ladder`` with ≤ n_force_rows / rows_per_coefficient coefficients.
+    """The largest basis of ``ladder`` with at most n_force_rows / rows_per_coefficient and
+    at most ``max_coefficients`` coefficients (the exact BEEF costs O(coefficients²) per
+    force component); the smallest basis when even it exceeds the budget.
 
-    The count per element is estimated from the two-element counts (112, 368, 736, 1652 for
-    the ladder) scaled by ``n_elements`` (the number of functions grows with the number of
-    neighbour-species combinations, ~n_elements² for rank 2, more for higher ranks); the
-    smallest basis is returned when even it exceeds the budget.
+    >>> basis_size_for(["Ag", "I"], n_force_rows=30 * 32 * 3)["name"]
+    'compact'
     """
-    per_two = (112, 368, 736, 1652)
-    budget = n_force_rows / float(rows_per_coefficient)
+    budget = min(n_force_rows / float(rows_per_coefficient), float(max_coefficients))
     chosen = ladder[0]
-    for size, n2 in zip(ladder, per_two):
-        if n2 * (n_elements / 2.0) ** 2 <= budget:
+    for size in ladder:
+        if n_functions(elements, size) <= budget:
             chosen = size
     return dict(chosen)
 

@@ -48,7 +48,7 @@ DEFAULT_FIT_SETTINGS: dict[str, Any] = {
     "cutoff_A": 5.0,
     "basis": "auto",                 # 'auto' (sized to the data) or a BASIS_LADDER name
     "rows_per_coefficient": 8.0,     # 'auto': force rows per coefficient at least this
-    "max_basis": "medium",           # 'auto' never goes beyond this ladder entry
+    "max_coefficients": 1500,        # 'auto' never goes beyond (the BEEF is O(P²) per row)
     "sigma_energy_eV_atom": 0.002,
     "sigma_force_eV_A": 0.05,
     "sigma_stress_eV_A3": 0.003,
@@ -85,15 +85,15 @@ def frame_labels(atoms) -> tuple[float, np.ndarray, np.ndarray | None]:
     return float(e), np.asarray(f, dtype=float).reshape(len(atoms), 3), s
 
 
-def _size(settings: dict, n_force_rows: int, n_el: int) -> dict:
+def _size(settings: dict, n_force_rows: int, elements: list[str]) -> dict:
     names = [b["name"] for b in BASIS_LADDER]
     if settings["basis"] != "auto":
         if settings["basis"] not in names:
             raise ValueError(f"unknown ACE basis {settings['basis']!r}; choose 'auto' or one "
                              f"of {names}")
         return dict(BASIS_LADDER[names.index(settings["basis"])])
-    cap = names.index(settings["max_basis"]) + 1
-    return basis_size_for(n_force_rows, n_el, settings["rows_per_coefficient"], BASIS_LADDER[:cap])
+    return basis_size_for(elements, n_force_rows, settings["rows_per_coefficient"],
+                          int(settings["max_coefficients"]))
 
 
 def fit_ace(frames: list, settings: dict | None = None, elements: list[str] | None = None) -> AceModel:
@@ -115,7 +115,7 @@ def fit_ace(frames: list, settings: dict | None = None, elements: list[str] | No
     dmin = min_pair_distances_A(frames, s["cutoff_A"])
     r_in = {k: max(s["r_in_fraction"] * v, 0.5) for k, v in dmin.items()}
     n_force_rows = sum(3 * len(a) for a in frames)
-    size = _size(s, n_force_rows, len(els))
+    size = _size(s, n_force_rows, els)
     from pyace import ACEBBasisSet
 
     basis = ACEBBasisSet(basis_config(els, size, s["cutoff_A"], r_in, s["dcut_in_A"]))

@@ -1,0 +1,231 @@
+"""MLFF benchmark: linear ACE vs GAP (and CHGNet, the reference they learn) in one run.
+
+Two parts, both one thread, both run on demand (never by the tests):
+
+``speed``
+    seconds per MD step (ASE NVT through :func:`run_md`, the driver every engine uses) of
+    CHGNet, GAP and linear ACE on AgI cells of 32, 128 and 1024 atoms; the MLFFs are fitted
+    on the same CHGNet frames (``--train-frames`` from a 32-atom... see --speed-train-atoms).
+    Floors: ACE ≥ 5× faster than GAP and ≥ 20× faster than CHGNet at 128 atoms.
+``accuracy``
+    per material (AgI, LGPS, Na3SbS4, W-doped Na3SbS4): a CHGNet training run at T (frames
+    every ``--stride`` steps after ``--skip`` steps), and two held-out runs the fits never
+    see (other seeds; one at T, one at 1.6 T). ACE and GAP are fitted on the same frames;
+    reported: per-element force RMSE (meV/Å) on the held-out frames; for ACE's exact BEEF
+    and GAP's variance proxy, Spearman of per-frame BEEF vs true max atom force error;
+    per-atom σ vs |ΔF| Spearman; fraction of force components with |ΔF| < σ and < 2σ
+    (ACE's predictive σ, model ⊕ fitted noise; Gaussian: 0.683 / 0.954).
+    Floors: ACE RMSE ≤ GAP's for every element of every material; Spearman ≥ 0.5.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/mlff.py speed [--json out.json]
+    OMP_NUM_THREADS=1 python benchmarks/mlff.py accuracy [--materials agi lgps ...] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
+
+logging.getLogger("pyace").setLevel(logging.WARNING)
+
+DEFAULT_CELLS = {"agi": 32, "lgps": 50, "na3sbs4": 64, "na3sbs4-w": 63}
+DEFAULT_T = {"agi": 500.0, "lgps": 600.0, "na3sbs4": 300.0, "na3sbs4-w": 300.0}
+
+
+def _chgnet():
+    import torch
+
+    torch.set_num_threads(1)
+    from ssic_flows.engines.embedded.calculator import chgnet_calculator
+
+    return chgnet_calculator()
+
+
+def _md(structure, calc, T, steps, save_every, seed):
+    from ssic_flows.engines.base import MDSettings
+    from ssic_flows.engines.common.ase_md import run_md
+
+    return run_md(structure, calc, MDSettings(temperature_K=T, timestep_fs=2.0, n_steps=steps,
+                                              save_every=save_every, seed=seed), None)
+
+
+def _labelled(traj, idx):
+    from ssic_flows.engines.ace.jobs import labelled_atoms
+
+    return labelled_atoms(traj[np.asarray(list(idx), dtype=int)])
+
+
+def _fit_gap(traj, idx, home: Path):
+    from ssic_flows.engines.gap.fit import append_training_xyz, fit_gap
+    from ssic_flows.engines.gap.potential import gap_potential
+
+    xyz = home / f"gap_{time.monotonic_ns()}.xyz"
+    append_training_xyz(xyz, traj[np.asarray(list(idx), dtype=int)])
+    fit = fit_gap(xyz, xyz.with_suffix(".xml"))
+    return fit, gap_potential(fit["model_path"]), gap_potential(fit["model_path"], "variance")
+
+
+def _sps(traj) -> float:
+    return float(traj.metadata["seconds_per_step"])
+
+
+# ------------------------------------------------------------------------------------ speed
+def speed(a) -> dict:
+    from ssic_flows.engines.ace.fit import fit_ace
+    from ssic_flows.materials import build_material
+
+    home = Path(tempfile.mkdtemp(prefix="ssic-bench-"))
+    chg = _chgnet()
+    base = build_material("agi", n_atoms=32, seed=0)
+    tr = _md(base, chg, 500.0, a.train_frames * 10, 10, 0)
+    idx = range(1, tr.n_frames)
+    ace = fit_ace(_labelled(tr, idx), {"basis": a.basis})
+    _, gap_pot, _ = _fit_gap(tr, idx, home)
+    out = {"train_frames": len(idx), "ace_basis": ace.size["name"],
+           "ace_coefficients": ace.info["n_coefficients"], "cells": {}}
+    print(f"fitted on {len(idx)} CHGNet frames of AgI-32: ACE {ace.size['name']} "
+          f"({ace.info['n_coefficients']} coefficients), GAP demo settings")
+    steps = {"chgnet": {32: 20, 128: 10, 1024: 3}, "gap": {32: 50, 128: 20, 1024: 5},
+             "ace": {32: 400, 128: 200, 1024: 40}}
+    for n in a.cells:
+        s = build_material("agi", n_atoms=n, seed=0)
+        row = {}
+        for name, calc in (("chgnet", chg), ("gap", gap_pot), ("ace", ace.calculator())):
+            t = _md(s, calc, 500.0, steps[name][n] if n in steps[name] else 10, 1000000, 1)
+            row[name] = _sps(t)
+        row["ace_speedup_vs_gap"] = row["gap"] / row["ace"]
+        row["ace_speedup_vs_chgnet"] = row["chgnet"] / row["ace"]
+        out["cells"][n] = row
+        print(f"AgI {n:5d} atoms: chgnet {row['chgnet']:.4f}  gap {row['gap']:.4f}  ace "
+              f"{row['ace']:.5f} s/step  →  ACE {row['ace_speedup_vs_gap']:.1f}x GAP, "
+              f"{row['ace_speedup_vs_chgnet']:.1f}x CHGNet")
+    r = out["cells"].get(128)
+    if r:
+        print(f"floors at 128 atoms: ≥5x GAP {'met' if r['ace_speedup_vs_gap'] >= 5 else 'NOT met'}, "
+              f"≥20x CHGNet {'met' if r['ace_speedup_vs_chgnet'] >= 20 else 'NOT met'}")
+    return out
+
+
+# ---------------------------------------------------------------------------------- accuracy
+def _errors_ace(model, traj):
+    calc = model.calculator(with_sigma=True)
+    d_all, s_all, beef, true_max, sym = [], [], [], [], np.array(traj.species)
+    for i in range(traj.n_frames):
+        calc.calculate(traj.to_ase(i))
+        p = calc.last_prediction
+        d = p.forces_eV_A - traj.forces[i]
+        d_all.append(d)
+        s_all.append(p.predictive_sigma_eV_A)
+        beef.append(p.beef_eV_A)
+        true_max.append(float(np.sqrt((d**2).mean(axis=1)).max()))
+    return np.array(d_all), np.array(s_all), np.array(beef), np.array(true_max), sym
+
+
+def _errors_gap(pot, vpot, traj):
+    from ssic_flows.engines.gap.potential import gap_variance
+
+    d_all, beef, true_max = [], [], []
+    for i in range(traj.n_frames):
+        _, f, var = gap_variance(vpot, traj.to_ase(i))
+        d = f - traj.forces[i]
+        d_all.append(d)
+        beef.append(float(np.sqrt(np.clip(var, 0, None)).max()))
+        true_max.append(float(np.sqrt((d**2).mean(axis=1)).max()))
+    return np.array(d_all), np.array(beef), np.array(true_max)
+
+
+def _rmse(d, sym):
+    return {e: float(1000 * np.sqrt(np.mean(d[:, sym == e] ** 2))) for e in sorted(set(sym))}
+
+
+def accuracy(a) -> dict:
+    from scipy.stats import spearmanr
+
+    from ssic_flows.engines.ace.fit import fit_ace
+    from ssic_flows.materials import build_material
+
+    home = Path(tempfile.mkdtemp(prefix="ssic-bench-"))
+    chg = _chgnet()
+    res = {}
+    for mat in a.materials:
+        T = DEFAULT_T[mat]
+        s = build_material(mat, n_atoms=DEFAULT_CELLS[mat], seed=0)
+        t0 = time.perf_counter()
+        tr = _md(s, chg, T, a.skip + a.train_frames * a.stride, a.stride, 0)
+        held = {"T": _md(s, chg, T, a.skip + a.test_frames * a.stride, a.stride, 11),
+                "1.6T": _md(s, chg, 1.6 * T, a.skip + a.test_frames * a.stride, a.stride, 12)}
+        first = a.skip // a.stride
+        idx = range(first, tr.n_frames)
+        t_ref = time.perf_counter() - t0
+        ace = fit_ace(_labelled(tr, idx), {"basis": a.basis})
+        gfit, gpot, gvpot = _fit_gap(tr, idx, home)
+        row = {"n_atoms": len(s), "temperature_K": T, "train_frames": len(idx),
+               "ace_basis": ace.size["name"], "ace_coefficients": ace.info["n_coefficients"],
+               "ace_fit_s": ace.info["fit_wall_s"], "gap_fit_s": gfit["fit_wall_s"],
+               "reference_md_s": t_ref}
+        for key, ht in held.items():
+            ht = ht[np.arange(first, ht.n_frames)]
+            d, sig, beef, tmax, sym = _errors_ace(ace, ht)
+            gd, gbeef, gtmax = _errors_gap(gpot, gvpot, ht)
+            z = np.abs(d) / sig
+            atom_err = np.linalg.norm(d, axis=2).ravel()
+            atom_sig = np.sqrt((sig**2).sum(axis=2)).ravel()
+            row[key] = {
+                "ace_rmse_meV_A": _rmse(d, sym), "gap_rmse_meV_A": _rmse(gd, sym),
+                "ace_spearman_frame": float(spearmanr(beef, tmax)[0]),
+                "gap_spearman_frame": float(spearmanr(gbeef, gtmax)[0]),
+                "ace_spearman_atom": float(spearmanr(atom_sig, atom_err)[0]),
+                "ace_frac_within_1sigma": float(np.mean(z < 1)),
+                "ace_frac_within_2sigma": float(np.mean(z < 2)),
+                "n_frames": int(ht.n_frames)}
+            r = row[key]
+            print(f"{mat:10s} {key:4s} RMSE meV/Å ACE {r['ace_rmse_meV_A']}  GAP "
+                  f"{r['gap_rmse_meV_A']}  Spearman(frame) ACE {r['ace_spearman_frame']:.2f} "
+                  f"GAP {r['gap_spearman_frame']:.2f}  atom {r['ace_spearman_atom']:.2f}  "
+                  f"<1σ {r['ace_frac_within_1sigma']:.2f} <2σ {r['ace_frac_within_2sigma']:.2f}",
+                  flush=True)
+        res[mat] = row
+    ok = all(row[k]["ace_rmse_meV_A"][e] <= row[k]["gap_rmse_meV_A"][e]
+             for row in res.values() for k in ("T",) for e in row[k]["ace_rmse_meV_A"])
+    sp = all(row[k]["ace_spearman_frame"] >= 0.5 for row in res.values() for k in ("T", "1.6T"))
+    print(f"floors: ACE RMSE ≤ GAP at T for every element {'met' if ok else 'NOT met'}; "
+          f"per-frame Spearman ≥ 0.5 {'met' if sp else 'NOT met'}")
+    return res
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="part", required=True)
+    sp = sub.add_parser("speed")
+    sp.add_argument("--cells", type=int, nargs="+", default=[32, 128, 1024])
+    sp.add_argument("--train-frames", type=int, default=30)
+    sp.add_argument("--basis", default="auto")
+    ac = sub.add_parser("accuracy")
+    ac.add_argument("--materials", nargs="+", default=list(DEFAULT_CELLS))
+    ac.add_argument("--train-frames", type=int, default=40)
+    ac.add_argument("--test-frames", type=int, default=20)
+    ac.add_argument("--stride", type=int, default=10, help="MD steps between frames")
+    ac.add_argument("--skip", type=int, default=100, help="MD steps discarded (equilibration)")
+    ac.add_argument("--basis", default="auto")
+    for p in (sp, ac):
+        p.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    out = speed(a) if a.part == "speed" else accuracy(a)
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=1, default=float))
+    return out
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
