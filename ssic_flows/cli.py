@@ -113,6 +113,9 @@ def run_cmd(
     print_summaries(res.summaries(spec.campaign_id), console)
     console.print(f"jobs: {report.states}; launched this run: {report.launched}; "
                   f"wall time {report.wall_time_s:.0f} s")
+    if report.role_seconds:
+        roles = sorted(report.role_seconds.items(), key=lambda kv: -kv[1])
+        console.print("time per role (s): " + ", ".join(f"{r} {t:.0f}" for r, t in roles))
     console.print(f"results: JobStore {cfg.data_dir / 'jobstore'} (montydb), LaunchPad "
                   f"{cfg.data_dir / 'launchpad.json'}, launch dirs {cfg.data_dir / 'launches' / spec.campaign_id}")
     _after_run(spec, cfg, console)

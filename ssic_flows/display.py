@@ -46,6 +46,11 @@ class RunProgress:
                                  current=f"running {info['name']}")
         elif kind == "failed":
             self.console.print(f"[red]job {info['name']} failed[/red]; log: {info['log']}")
+        elif kind == "finished" and not self.console.is_terminal:
+            # no live bar off a terminal (a log file): one line per finished job instead
+            el = time.perf_counter() - self.t0
+            self.console.print(f"[{el:7.0f} s] {info['done']}/{info['total']} done: "
+                               f"{info['name']} ({info.get('role', '?')}, {info['seconds']:.0f} s)")
         elif kind == "done":
             self.progress.update(self.task, total=info["total"], completed=info["done"], current="")
 

@@ -29,6 +29,8 @@ class RunReport:
     resumed: bool = False
     wall_time_s: float = 0.0
     failed: list[str] = field(default_factory=list)
+    #: wall time (s) of the jobs launched in this run, summed per job role
+    role_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -77,6 +79,16 @@ def _wf_fws(lp, campaign_id: str) -> list[dict]:
         return []
     return list(lp.fireworks.find({"fw_id": {"$in": wf["nodes"]}},
                                   {"fw_id": 1, "state": 1, "name": 1}))
+
+
+def _role(lp, fw_id: int) -> str:
+    """The jobflow role of a firework (``metadata.role`` of its job), or 'other'."""
+    doc = lp.fireworks.find_one({"fw_id": fw_id}, {"spec._tasks": 1}) or {}
+    for task in doc.get("spec", {}).get("_tasks", []):
+        job = task.get("job") if isinstance(task, dict) else None
+        if isinstance(job, dict):
+            return str((job.get("metadata") or {}).get("role") or "other")
+    return "other"
 
 
 def run_embedded(
@@ -142,6 +154,8 @@ def run_embedded(
                 ldir = launch_root / f"fw_{nxt['fw_id']}"
                 ldir.mkdir(parents=True, exist_ok=True)
                 os.chdir(ldir)
+                role = _role(lp, nxt["fw_id"])
+                t_job = time.perf_counter()
                 try:
                     with contextlib.ExitStack() as stack:
                         if log_fh is not None:
@@ -152,10 +166,16 @@ def run_embedded(
                 finally:
                     os.chdir(cwd)
                     flush_launchpad(lp)
+                    report.role_seconds[role] = (report.role_seconds.get(role, 0.0)
+                                                 + time.perf_counter() - t_job)
                 report.launched += 1
                 state = lp.fireworks.find_one({"fw_id": nxt["fw_id"]}, {"state": 1})["state"]
                 if state == "FIZZLED":
                     emit("failed", {"name": nxt["name"], "log": str(log_path or ldir)})
+                else:
+                    emit("finished", {"name": nxt["name"], "role": role, "done": done + 1,
+                                      "total": len(fws),
+                                      "seconds": time.perf_counter() - t_job})
         finally:
             flush_launchpad(lp)
             if log_fh is not None:
