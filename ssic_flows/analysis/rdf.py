@@ -140,29 +140,56 @@ def _f(v: float) -> float | None:
     return None if v is None or not np.isfinite(v) else float(v)
 
 
-def first_peak_and_min(r_A: np.ndarray, g: np.ndarray, rel_height: float = 0.5
-                       ) -> tuple[float, float, int]:
+def first_peak_and_min(r_A: np.ndarray, g: np.ndarray, smooth_A: float = 0.15,
+                       rel_prominence: float = 0.1) -> tuple[float, float, int]:
     """First peak and the following minimum of a g(r) curve.
 
-    The first peak is the first local maximum whose height is at least ``rel_height`` × the
-    global maximum (so noise on the rising edge is skipped). The first minimum is the
-    lowest point between it and the next such peak (or ``r_max``); on a flat zero stretch
-    its first bin.
+    Peaks are found by *prominence* (:func:`scipy.signal.find_peaks`) on a lightly smoothed
+    copy of g: a Savitzky–Golay filter (order 2) over ``smooth_A`` Å (an odd number of bins,
+    at least 5; no smoothing when the grid is coarser), clipped at 0 so its side lobes next
+    to a delta-like crystal peak do not create fake minima. The first peak is the first
+    maximum whose prominence (its height above the higher of the two deepest points
+    separating it from higher ground) is at least ``rel_prominence`` × the smoothed
+    global maximum, so a noise bump on the rising edge (prominence ≈ the noise) is skipped
+    wherever it sits, unlike a height threshold. The first minimum is the lowest point of
+    the smoothed curve between that peak and the next such peak (or ``r_max``); on a flat
+    zero stretch its first bin.
+
+    Parameters
+    ----------
+    r_A : (B,) uniform bin centres, Å.
+    g : (B,) g(r).
+    smooth_A : smoothing window, Å (0: none).
+    rel_prominence : minimum prominence as a fraction of the maximum of the smoothed g.
 
     Returns
     -------
     (peak_r_A, min_r_A, min_index); NaN / -1 when g is identically zero.
+
+    Examples
+    --------
+    >>> r = np.arange(0.01, 6, 0.02)
+    >>> g = 3 * np.exp(-((r - 2.77) / 0.15) ** 2) + (r > 3.2)
+    >>> round(first_peak_and_min(r, g)[0], 2)
+    2.77
     """
+    from scipy.signal import find_peaks, savgol_filter
+
+    g = np.asarray(g, dtype=float)
     if not np.any(g > 0):
         return float("nan"), float("nan"), -1
-    # run-length encode so flat tops (delta-like crystal peaks) count once, at their first bin
-    starts = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]]))
-    vals = np.concatenate([[-np.inf], g[starts], [-np.inf]])
-    is_max = (vals[1:-1] > vals[:-2]) & (vals[1:-1] > vals[2:]) & (g[starts] >= rel_height * g.max())
-    idx = starts[is_max]
+    dr = float(r_A[1] - r_A[0]) if len(r_A) > 1 else 1.0
+    win = int(round(smooth_A / dr)) | 1 if smooth_A > 0 else 0
+    gs = np.maximum(savgol_filter(g, win, 2, mode="interp"), 0.0) if 5 <= win <= g.size else g
+    # pad with -inf-like zeros so a peak in the first / last bin can be found
+    pad = np.concatenate([[0.0], gs, [0.0]])
+    idx, _ = find_peaks(pad, prominence=rel_prominence * float(gs.max()))
+    idx = idx - 1
+    if idx.size == 0:  # monotonic: take the global maximum
+        idx = np.array([int(np.argmax(gs))])
     p = int(idx[0])
     end = int(idx[1]) if idx.size > 1 else g.size
-    seg = g[p:end]
+    seg = gs[p:end]
     m = p + int(np.argmin(seg)) if seg.size else p
     return float(r_A[p]), float(r_A[m]), m
 
