@@ -351,3 +351,28 @@ def test_host_lattice_and_charges_reach_the_analysis_as_data():
     assert analysis_inputs("AgI", [])["charges"] == {"Ag": 1}
     unknown = analysis_inputs("CsPbI3", ["Cs", "Pb", "I"])
     assert unknown["charges"] == FORMAL_CHARGES and unknown["host"].units == ()
+
+
+def test_agi_128_cell_is_the_cubic_bcc_superlattice_with_the_largest_minimum_image():
+    """Issue 13 item 8: 128 atoms as 4×4×4 primitive bcc cells (a bcc lattice of constant 4a,
+    minimum image 4a/(2√2) = 7.17 Å), not the 4×4×2 conventional cell (5.07 Å)."""
+    from ssic_flows.analysis.geometry import perpendicular_widths_A
+    from ssic_flows.materials.agi import A_ALPHA_AGI, agi_supercell_matrix
+
+    s = build_material("agi", 128, seed=0)
+    half = perpendicular_widths_A(s.lattice.matrix) / 2
+    np.testing.assert_allclose(half, 4 * A_ALPHA_AGI / (2 * np.sqrt(2)), rtol=1e-9)  # 7.17 Å
+    assert half.min() > 1.4 * A_ALPHA_AGI  # the conventional 4×4×2 cell gives a/1 = 5.07 Å
+    # cubic point symmetry of the periodic images: the lattice is bcc (primitive 4a√3/2, 109.47°)
+    np.testing.assert_allclose(s.lattice.abc, [4 * A_ALPHA_AGI * np.sqrt(3) / 2] * 3, rtol=1e-9)
+    np.testing.assert_allclose(s.lattice.angles, [np.degrees(np.arccos(-1 / 3))] * 3, rtol=1e-9)
+    # every count 16 k³ gets a cell at least as wide as the best diagonal conventional one
+    from ssic_flows.materials.agi import agi_sites_cell
+    from ssic_flows.materials.tools import best_diagonal_scaling
+
+    for n in (16, 64, 128, 432):
+        diag = best_diagonal_scaling(agi_sites_cell().lattice, n // 4)
+        conv = (perpendicular_widths_A(np.eye(3) * A_ALPHA_AGI) * diag).min()
+        built = build_material("agi", n, seed=1)
+        assert len(built) == n and perpendicular_widths_A(built.lattice.matrix).min() >= conv - 1e-9
+        assert (agi_supercell_matrix(n) == np.diag(diag)).all() == (n == 64)

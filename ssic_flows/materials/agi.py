@@ -20,10 +20,22 @@ is a·√6/4 = 3.10 Å.
 
 Cells
 -----
-The conventional cell holds 4 atoms (Ag2I2). The study's 128-atom cell (Ag64 I64) is the 4×4×2
-conventional supercell, 20.28 × 20.28 × 10.14 Å (64 I = 32 cells, and 32 = 2⁵ has no cubic
-factorisation). The 1024-atom size-transfer cell is exactly that 128-atom cell repeated 2×2×2
-(same Ag arrangement, 40.56 × 40.56 × 20.28 Å), as in the study's transfer test.
+The conventional cell holds 4 atoms (Ag2I2). A count ``n_atoms = 16 k³`` (16, 128, 432, ...) is
+built as the 2k×2k×2k supercell of the *primitive* bcc cell, i.e. the bcc superlattice of
+conventional constant 2k·a; other multiples of 4 use the most cubic diagonal supercell of the
+conventional cell; the count with the larger minimum-image radius (half the smallest
+perpendicular width) wins, the primitive form on a tie.
+
+Why: the study's 128-atom cell (Ag64 I64: 64 I = 32 conventional cells, and 32 = 2⁵ has no
+cubic factorisation) as the 4×4×2 conventional supercell is 20.28 × 20.28 × 10.14 Å, so the
+minimum image stops at 5.07 Å, before the second I–I shell's neighbours and anisotropically.
+The 4×4×4 supercell of the primitive cell holds the same 128 atoms and is a bcc lattice of
+constant 4a: it keeps the full cubic point symmetry (periodic images isotropic; the unique
+128-atom superlattice that does) and its minimum image is 4a/(2√2) = 7.17 Å. A triclinic
+64-point superlattice reaches 7.41 Å (ASE's ``find_optimal_cell_shape``), 3 % more at the
+price of anisotropic images; we keep the cubic one. The 1024-atom size-transfer cell is exactly
+that 128-atom cell repeated 2×2×2 (same Ag arrangement, minimum image 14.34 Å), as in the
+study's transfer test.
 """
 
 from __future__ import annotations
@@ -31,10 +43,13 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
+from ssic_flows.analysis.geometry import perpendicular_widths_A
+
 from .tools import AtomCountError, best_diagonal_scaling, check_seed, select_separated_sites
 
 __all__ = [
     "AGI_CELL_ATOMS",
+    "agi_supercell_matrix",
     "AGI_STUDY_ATOMS",
     "A_ALPHA_AGI",
     "MIN_AG_AG",
@@ -99,6 +114,40 @@ def agi_sites_cell(a: float = A_ALPHA_AGI) -> Structure:
     )
 
 
+#: Rows: the bcc primitive vectors in units of a/2 (conventional-cell coordinates × 2).
+BCC_PRIMITIVE_X2: np.ndarray = np.array([[-1, 1, 1], [1, -1, 1], [1, 1, -1]])
+
+
+def _min_image_A(matrix: np.ndarray, a: float) -> float:
+    return 0.5 * float(perpendicular_widths_A(np.asarray(matrix, float) * a).min())
+
+
+def agi_supercell_matrix(n_atoms: int, a: float = A_ALPHA_AGI) -> np.ndarray:
+    """Integer supercell matrix (rows, conventional-cell units) of the α-AgI cell of ``n_atoms``.
+
+    Candidates: the most cubic diagonal conventional supercell
+    (:func:`~ssic_flows.materials.tools.best_diagonal_scaling`) and, when
+    ``n_atoms = 16 k³``, ``k ×`` :data:`BCC_PRIMITIVE_X2` (the 2k×2k×2k primitive-cell
+    supercell, a bcc superlattice of constant 2k·a with cubic point symmetry). The one with
+    the larger minimum-image radius wins (see the module docstring); ties go to the cubic
+    primitive form.
+
+    Examples
+    --------
+    >>> agi_supercell_matrix(128).tolist()  # 4×4×4 primitive cells: minimum image 7.17 Å
+    [[-2, 2, 2], [2, -2, 2], [2, 2, -2]]
+    >>> agi_supercell_matrix(64).tolist()  # 32 I: no 16 k³ form, 4×2×2 conventional
+    [[4, 0, 0], [0, 2, 0], [0, 0, 2]]
+    """
+    diag = np.diag(best_diagonal_scaling(agi_sites_cell(a).lattice, int(n_atoms) // AGI_CELL_ATOMS))
+    k = round((n_atoms / 16) ** (1.0 / 3.0))
+    if k >= 1 and 16 * k**3 == n_atoms:
+        prim = k * BCC_PRIMITIVE_X2
+        if _min_image_A(prim, a) >= _min_image_A(diag, a) - 1e-9:
+            return prim
+    return diag
+
+
 def _allowed_message(n_atoms: int) -> str:
     lo = max(1, n_atoms // AGI_CELL_ATOMS)
     return (
@@ -124,11 +173,11 @@ def build_agi(n_atoms: int = AGI_STUDY_ATOMS, seed: int = 0, a: float = A_ALPHA_
     ----------
     n_atoms
         Number of atoms (half Ag, half I). Any positive multiple of 4 works: 16 is a
-        2×2×1 demo cell; 128 (default, the study's cell) is the 4×4×2 conventional supercell
-        (20.28 × 20.28 × 10.14 Å); ``128·m³`` (e.g. 1024) is the 128-atom cell for the same
-        seed repeated m×m×m, i.e. the same Ag arrangement, as in the study's 1024-atom
-        transfer test. Other counts use the most cubic diagonal supercell
-        (:func:`~ssic_flows.materials.tools.diagonal_scaling_for`).
+        2×2×2 primitive-cell demo cell; 128 (default, the study's cell) is the 4×4×4
+        primitive-cell supercell (a bcc lattice of constant 4a = 20.28 Å, minimum image
+        7.17 Å); ``128·m³`` (e.g. 1024) is the 128-atom cell for the same seed repeated
+        m×m×m, i.e. the same Ag arrangement, as in the study's 1024-atom transfer test.
+        Other counts: :func:`agi_supercell_matrix` (module docstring: why).
     seed
         Non-negative integer; selects the Ag arrangement via ``numpy.random.default_rng(seed)``.
     a
@@ -158,8 +207,7 @@ def build_agi(n_atoms: int = AGI_STUDY_ATOMS, seed: int = 0, a: float = A_ALPHA_
 
     cell = agi_sites_cell(a)
     # The conventional cell represents 4 atoms (Ag2I2) but carries 14 candidate sites.
-    scaling = best_diagonal_scaling(cell.lattice, int(n_atoms) // AGI_CELL_ATOMS)
-    sup = cell.make_supercell(scaling, in_place=False)
+    sup = cell.make_supercell(agi_supercell_matrix(int(n_atoms), a), in_place=False)
     iodide = [i for i, w in enumerate(sup.site_properties["wyckoff"]) if w == "2a"]
     tet = [i for i, w in enumerate(sup.site_properties["wyckoff"]) if w == "12d"]
     rng = np.random.default_rng(seed)
