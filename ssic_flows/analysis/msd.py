@@ -16,8 +16,10 @@ fractional steps brought into [-0.5, 0.5), accumulated, mapped with each frame's
 NPT-safe), never all at once.
 
 Drift: ``drift="framework"`` subtracts the (mass-weighted) centre-of-mass displacement of
-the framework species (every species not in ``mobile``; the thermostat lets the whole
-cell wander in AIMD), ``"all"`` that of all atoms, ``"none"`` nothing. Every atom is
+*one* framework per trajectory, the species not in ``mobile`` (as pymatgen-analysis-diffusion
+does; the thermostat lets the whole cell wander in AIMD), from every species, the framework
+species included (a static sublattice among diffusing ions then has MSD 0, not the mobile
+ions' centre-of-mass wander); ``"all"`` that of all atoms, ``"none"`` nothing. Every atom is
 unwrapped once: the drift R(t) is removed afterwards exactly, since for the atoms i of a
 species with mean position X(t)::
 
@@ -26,12 +28,17 @@ species with mean position X(t)::
 and the two correction terms are cross-correlations of three-component series (FFT).
 
 Diffusion coefficients (3-D; per direction: MSD_x = 2 D_x t), in cm²/s using
-1 Å²/fs = 10⁻¹⁶ cm² / 10⁻¹⁵ s = 0.1 cm²/s:
+1 Å²/fs = 10⁻¹⁶ cm² / 10⁻¹⁵ s = 0.1 cm²/s, reported only for a species whose MSD passes
+the diffusive-regime test of :mod:`ssic_flows.analysis.msd_regime` (linear over the fit
+window, growing beyond its vibrational plateau, enough ions × displacement); otherwise
+``None`` with the reason in ``D_status``:
 
 * ``D_final`` — the study's eq. 7, D = MSD(t_max) / (6 t_max), t_max the last lag;
 * ``D_fit`` — least-squares slope of MSD(t) = 6 D t + b over the diffusive regime, by
   default lags between 10 % and 60 % of t_max (short lags are ballistic/vibrational, long
-  lags have few independent origins and are noisy).
+  lags have few independent origins and are noisy). Its uncertainty is the seed-to-seed
+  spread of an ensemble (an OLS error over correlated lags would be far too small, so none
+  is given).
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from typing import Sequence
 import numpy as np
 
 from ssic_flows.analysis.geometry import RowUnwrapper, atom_positions, unwrapped_positions
+from ssic_flows.analysis.msd_regime import DIFFUSIVE, classify_msd, window_mask
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 from ssic_flows.analysis.units import A2_PER_FS_TO_CM2_PER_S
 
@@ -148,28 +156,18 @@ def cross_displacement_sums(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def linear_diffusion_fit(t_fs: np.ndarray, msd_A2: np.ndarray, dim: int,
-                         window: tuple[float, float]) -> tuple[float, float, float]:
+                         window: tuple[float, float]) -> tuple[float, float]:
     """Slope fit MSD = 2·dim·D·t + b over a fractional window of the time axis.
 
     Returns
     -------
-    (D_A2_per_fs, intercept_A2, slope_stderr_A2_per_fs)
+    (D_A2_per_fs, intercept_A2)
     """
-    lo, hi = window
-    if not 0 <= lo < hi <= 1:
-        raise ValueError(f"fit window must satisfy 0 <= lo < hi <= 1 (fractions of t_max), got {window}")
-    tmax = t_fs[-1]
-    m = (t_fs >= lo * tmax) & (t_fs <= hi * tmax)
+    m = window_mask(t_fs, window)
     if m.sum() < 3:
         raise TrajectoryError(f"fit window {window} holds {m.sum()} lags; need >= 3 (longer run)")
-    t, y = t_fs[m], msd_A2[m]
-    A = np.vstack([t, np.ones_like(t)]).T
-    coef, res, *_ = np.linalg.lstsq(A, y, rcond=None)
-    n = t.size
-    resid = y - A @ coef
-    s2 = float(resid @ resid) / max(n - 2, 1)
-    se = np.sqrt(s2 / float(((t - t.mean()) ** 2).sum()))
-    return coef[0] / (2 * dim), float(coef[1]), se / (2 * dim)
+    slope, b = np.polyfit(t_fs[m], msd_A2[m], 1)
+    return float(slope) / (2 * dim), float(b)
 
 
 @dataclass(frozen=True)
@@ -181,43 +179,60 @@ class MSDResult:
     t_fs : (F,) lag times, fs.
     msd_A2 : ``{species: (F,) array}`` 3-D MSD, Å².
     msd_xyz_A2 : ``{species: (F, 3) array}`` per-direction MSD, Å² (when ``per_direction``).
-    D_fit_cm2_s : ``{species: float}`` slope fit over ``fit_window``, cm²/s.
-    D_fit_stderr_cm2_s : ``{species: float}`` standard error of the slope, cm²/s.
-    D_final_cm2_s : ``{species: float}`` eq. 7, MSD(t_max)/(6 t_max), cm²/s.
-    D_xyz_fit_cm2_s : ``{species: [Dx, Dy, Dz]}`` per-direction fit, cm²/s (when requested).
+    D_fit_cm2_s : ``{species: float | None}`` slope fit over ``fit_window``, cm²/s; None
+        where the MSD is not diffusive (``D_status`` says why).
+    D_final_cm2_s : ``{species: float | None}`` eq. 7, MSD(t_max)/(6 t_max), cm²/s; None
+        likewise.
+    D_regime : ``{species: str}`` "diffusive", "not diffusing", "ballistic", "sub-linear"
+        "too few displacements" or "too short" (:func:`ssic_flows.analysis.msd_regime.classify_msd`).
+    D_status : ``{species: str}`` one line: the regime and the numbers behind it.
+    D_xyz_fit_cm2_s : ``{species: [Dx, Dy, Dz] | None}`` per-direction fit, cm²/s.
     fit_window : (lo, hi) fraction of t_max used by the fit.
     drift : drift-removal mode used ("framework", "all", "none").
+    mobile, framework : the mobile species and the one framework (species whose centre of
+        mass is removed from every species; empty unless ``drift="framework"``).
     """
 
     t_fs: np.ndarray
     msd_A2: dict
     D_fit_cm2_s: dict
-    D_fit_stderr_cm2_s: dict
     D_final_cm2_s: dict
+    D_regime: dict
+    D_status: dict
     fit_window: tuple
     drift: str
+    mobile: tuple = ()
+    framework: tuple = ()
     msd_xyz_A2: dict | None = None
     D_xyz_fit_cm2_s: dict | None = None
 
     def to_dict(self) -> dict:
+        def num(v):
+            return None if v is None else float(v)
+
         d = {
             "t_fs": self.t_fs.tolist(),
             "msd_A2": {k: v.tolist() for k, v in self.msd_A2.items()},
-            "D_fit_cm2_s": {k: float(v) for k, v in self.D_fit_cm2_s.items()},
-            "D_fit_stderr_cm2_s": {k: float(v) for k, v in self.D_fit_stderr_cm2_s.items()},
-            "D_final_cm2_s": {k: float(v) for k, v in self.D_final_cm2_s.items()},
+            "D_fit_cm2_s": {k: num(v) for k, v in self.D_fit_cm2_s.items()},
+            "D_final_cm2_s": {k: num(v) for k, v in self.D_final_cm2_s.items()},
+            "D_regime": dict(self.D_regime),
+            "D_status": dict(self.D_status),
             "fit_window": [float(x) for x in self.fit_window],
             "drift": self.drift,
+            "mobile": list(self.mobile),
+            "framework": list(self.framework),
         }
         if self.msd_xyz_A2 is not None:
             d["msd_xyz_A2"] = {k: v.tolist() for k, v in self.msd_xyz_A2.items()}
-            d["D_xyz_fit_cm2_s"] = {k: [float(x) for x in v] for k, v in self.D_xyz_fit_cm2_s.items()}
+            d["D_xyz_fit_cm2_s"] = {k: None if v is None else [float(x) for x in v]
+                                    for k, v in self.D_xyz_fit_cm2_s.items()}
         return d
 
 
 def msd(traj: Trajectory, species: Sequence[str] | None = None, drift: str = "framework",
         mobile: Sequence[str] | None = None, fit_window: tuple[float, float] = (0.1, 0.6),
-        per_direction: bool = False, chunk_atoms: int | None = None) -> MSDResult:
+        per_direction: bool = False, chunk_atoms: int | None = None,
+        regime: dict | None = None) -> MSDResult:
     """MSD per species (FFT, all origins) with D from eq. 7 and from a linear fit.
 
     Parameters
@@ -225,18 +240,33 @@ def msd(traj: Trajectory, species: Sequence[str] | None = None, drift: str = "fr
     traj : trajectory (wrapped or unwrapped positions, Å; timestep fs).
     species : species to analyse (default all).
     drift : "framework" | "all" | "none" (see module docstring). "framework" with no
-        framework species left (e.g. a one-species system) falls back to "all".
-    mobile : species treated as mobile when ``drift="framework"``; the framework is every
-        other species. Default: for each analysed species, the framework is every species
-        except that one (e.g. for Ag in AgI, the I sublattice).
+        framework species left (every species mobile, or one species) falls back to "all".
+    mobile : the mobile species (the material's, e.g. ``MaterialInfo.mobile_species``); the
+        one framework is every other species, used for every analysed species. Default:
+        the species with the largest undrifted MSD over the fit window (stated in
+        ``MSDResult.mobile``).
     fit_window : fractions of t_max bounding the linear fit (default 10 %..60 %).
     per_direction : also return per-direction MSD and D_x, D_y, D_z.
     chunk_atoms : atoms per FFT batch; the default keeps a batch near 10⁶ numbers
         (16 atoms for 20 000 frames), so the scratch space stays small and cache-resident.
+    regime : keyword arguments for :func:`~ssic_flows.analysis.msd_regime.classify_msd`
+        (``max_slope_ratio``, ``min_total_sq_displacement_A2``).
 
     Returns
     -------
     MSDResult
+
+    Examples
+    --------
+    A static sublattice among random walkers has MSD 0 in the framework frame:
+
+    >>> rng = np.random.default_rng(0)
+    >>> walk = rng.normal(scale=0.3, size=(200, 20, 3)).cumsum(0)
+    >>> still = np.broadcast_to(rng.random((1, 4, 3)) * 10, (200, 4, 3))
+    >>> tr = Trajectory(["Li"] * 20 + ["S"] * 4, np.concatenate([walk, still], 1), np.eye(3) * 10, 2.0)
+    >>> m = msd(tr, mobile=["Li"])
+    >>> float(np.abs(m.msd_A2["S"]).max()) < 1e-9, m.D_regime["S"]
+    (True, 'not diffusing')
     """
     if drift not in ("framework", "all", "none"):
         raise ValueError(f"drift must be 'framework', 'all' or 'none', got {drift!r}")
@@ -244,7 +274,7 @@ def msd(traj: Trajectory, species: Sequence[str] | None = None, drift: str = "fr
     if nf < 5:
         raise TrajectoryError(f"MSD needs at least 5 frames, got {nf}")
     species = traj.elements if species is None else list(species)
-    for s in species:
+    for s in [*species, *(mobile or [])]:
         traj.indices(s)  # validates
     if chunk_atoms is None:  # about 10⁶ numbers per chunk: the scratch stays in cache
         chunk_atoms = max(4, min(256, 10**6 // (3 * nf)))
@@ -252,21 +282,13 @@ def msd(traj: Trajectory, species: Sequence[str] | None = None, drift: str = "fr
         raise ValueError(f"chunk_atoms must be >= 1, got {chunk_atoms}")
     t = traj.times_fs
     masses = traj.masses_amu
+    window_mask(t, fit_window)  # validates the window before any work
 
-    def framework_of(sp: str) -> list[str]:
-        if drift == "none":
-            return []
-        if drift == "framework":
-            mob = set(mobile) if mobile is not None else {sp}
-            fw = [e for e in traj.elements if e not in mob]
-            if fw:
-                return fw
-        return list(traj.elements)  # "all", or a framework with nothing in it
-
-    used = "none" if drift == "none" else drift
-    if drift == "framework" and any(set(framework_of(sp)) == set(traj.elements) for sp in species):
-        used = "all"  # nothing outside the mobile set: fall back to all atoms, as documented
-    needed = list(dict.fromkeys([*species, *(e for sp in species for e in framework_of(sp))]))
+    # the framework: one list for every species; a default mobile set needs every
+    # species' raw MSD first, so then every species goes through the FFT pass
+    guess = drift == "framework" and mobile is None
+    fft_species = list(traj.elements) if guess else list(species)
+    needed = list(traj.elements) if drift != "none" else list(species)
 
     # one pass: every needed atom unwrapped once, a chunk at a time, straight into the
     # zero-padded rows the FFT reads; per species the FFT sums (if asked for), the summed
@@ -275,8 +297,6 @@ def msd(traj: Trajectory, species: Sequence[str] | None = None, drift: str = "fr
     chunk_atoms = min(chunk_atoms, max(traj.indices(e).size for e in needed))
     buf = np.zeros((3 * chunk_atoms, nfft))  # columns >= F stay zero: the FFT padding
     unwrap = RowUnwrapper(traj.positions, traj.cells, chunk_atoms)
-    want_x = {sp for sp in species if framework_of(sp)}  # X(t) for the cross term
-    want_m = {e for sp in species for e in framework_of(sp)}  # framework COM R(t)
     raw: dict[str, np.ndarray] = {}
     xsum: dict[str, np.ndarray] = {}
     msum: dict[str, np.ndarray] = {}
@@ -289,41 +309,55 @@ def msd(traj: Trajectory, species: Sequence[str] | None = None, drift: str = "fr
             sl = idx[a0:a0 + chunk_atoms]
             rows = buf[:3 * sl.size]
             unwrap.into(sl, rows[:, :nf])
-            if e in species:
+            if e in fft_species:
                 p, q = _power_and_squares(rows, nf)
                 pw += p
                 sq += q
             y = rows[:, :nf].reshape(sl.size, 3, nf)
-            if e in want_x:
-                xsum[e] += y.sum(axis=0).T
-            if e in want_m:
-                msum[e] += np.einsum("nkf,n->fk", y, masses[sl])
-        if e in species:
+            xsum[e] += y.sum(axis=0).T
+            msum[e] += np.einsum("nkf,n->fk", y, masses[sl])
+        if e in fft_species:
             raw[e] = _msd_from_power(pw, sq, nfft)
-    mtot = {e: float(masses[traj.indices(e)].sum()) for e in needed}
+    if guess:
+        w = window_mask(t, fit_window)
+        mobile = [max(raw, key=lambda e: float(raw[e][w].sum(axis=1).mean()) / traj.indices(e).size)]
+    framework: list[str] = []
+    used = drift
+    if drift == "framework":
+        framework = [e for e in traj.elements if e not in set(mobile)]
+        if not framework:
+            used = "all"  # nothing outside the mobile set: all atoms, as documented
+    ref_species = framework if used == "framework" else list(traj.elements) if used == "all" else []
+    R = None
+    if ref_species:
+        mtot = sum(float(masses[traj.indices(e)].sum()) for e in ref_species)
+        R = sum(msum[e] for e in ref_species) / mtot  # the one framework's COM, (F, 3)
+        RR = cross_displacement_sums(R, R)
     lag_count = (nf - np.arange(nf))[:, None]
+    crit = dict(regime or {})
 
-    msd3, msdxyz, dfit, dse, dfin, dxyz = {}, {}, {}, {}, {}, {}
+    msd3, msdxyz, dfit, dfin, dxyz, reg, status = {}, {}, {}, {}, {}, {}, {}
     for sp in species:
         n_sp = traj.indices(sp).size
         acc = raw[sp] / n_sp
-        fw = framework_of(sp)
-        if fw:
-            R = sum(msum[e] for e in fw) / sum(mtot[e] for e in fw)  # COM of the framework
+        if R is not None:
             X = xsum[sp] / n_sp
-            acc = acc + (cross_displacement_sums(R, R) - 2.0 * cross_displacement_sums(X, R)) / lag_count
+            acc = acc + (RR - 2.0 * cross_displacement_sums(X, R)) / lag_count
         acc[0] = 0.0
         m3 = acc.sum(axis=1)
         msd3[sp] = m3
-        D, _, se = linear_diffusion_fit(t, m3, 3, fit_window)
-        dfit[sp] = D * A2_PER_FS_TO_CM2_PER_S
-        dse[sp] = se * A2_PER_FS_TO_CM2_PER_S
-        dfin[sp] = m3[-1] / (6.0 * t[-1]) * A2_PER_FS_TO_CM2_PER_S
+        r = classify_msd(t, m3, n_sp, fit_window, **crit)
+        reg[sp], status[sp] = r.regime, r.reason
+        ok = r.regime == DIFFUSIVE
+        D = linear_diffusion_fit(t, m3, 3, fit_window)[0] if ok else None
+        dfit[sp] = None if D is None else D * A2_PER_FS_TO_CM2_PER_S
+        dfin[sp] = m3[-1] / (6.0 * t[-1]) * A2_PER_FS_TO_CM2_PER_S if ok else None
         if per_direction:
             msdxyz[sp] = acc
-            dxyz[sp] = [linear_diffusion_fit(t, acc[:, k], 1, fit_window)[0] * A2_PER_FS_TO_CM2_PER_S
-                        for k in range(3)]
-    return MSDResult(t_fs=t, msd_A2=msd3, D_fit_cm2_s=dfit, D_fit_stderr_cm2_s=dse,
-                     D_final_cm2_s=dfin, fit_window=tuple(fit_window), drift=used,
+            dxyz[sp] = ([linear_diffusion_fit(t, acc[:, k], 1, fit_window)[0] * A2_PER_FS_TO_CM2_PER_S
+                         for k in range(3)] if ok else None)
+    return MSDResult(t_fs=t, msd_A2=msd3, D_fit_cm2_s=dfit, D_final_cm2_s=dfin, D_regime=reg,
+                     D_status=status, fit_window=tuple(fit_window), drift=used,
+                     mobile=tuple(mobile or ()), framework=tuple(framework if used == "framework" else ()),
                      msd_xyz_A2=msdxyz if per_direction else None,
                      D_xyz_fit_cm2_s=dxyz if per_direction else None)

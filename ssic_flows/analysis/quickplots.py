@@ -45,7 +45,8 @@ def plot_analysis(doc: dict, outdir: str | Path) -> list[Path]:
         t_ps = np.asarray(doc["msd"]["t_fs"]) / 1000.0
         for s, y in doc["msd"]["msd_A2"].items():
             D = doc["msd"]["D_fit_cm2_s"][s]
-            ax.plot(t_ps, y, label=f"{s}  D = {D:.2e} cm²/s")
+            ax.plot(t_ps, y, label=f"{s}  D = {D:.2e} cm²/s" if D is not None
+                    else f"{s}  D not determined ({doc['msd']['D_regime'][s]})")
         ax.set(xlabel="t (ps)", ylabel="MSD (Å²)", title="Mean-squared displacement")
         ax.legend(fontsize=8)
         _save(plt, fig, outdir / "msd.png", out)

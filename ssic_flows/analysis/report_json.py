@@ -3,11 +3,16 @@
 Top-level maps (always present, possibly empty):
 
 * ``D_cm2_s`` — D per species from the linear MSD fit (diffusive window), cm²/s;
-* ``D_final_cm2_s`` — D per species from eq. 7, MSD(t_max)/(6 t_max), cm²/s;
+* ``D_final_cm2_s`` — D per species from eq. 7, MSD(t_max)/(6 t_max), cm²/s (the study's);
+* ``D_status`` — per species, "diffusive (...)" or why D is not determined ("ballistic MSD
+  over 0.24 ps (...); needs ≥ 1.4 ps", "not diffusing ...", "too few displacements ...");
+  where it is not diffusive, ``D_cm2_s``, ``D_final_cm2_s`` and ``sigma_S_cm`` are ``null``
+  (:mod:`ssic_flows.analysis.msd_regime` states the test);
 * ``band_center_cm-1`` — eq. 3 band centre per species (needs velocities), cm⁻¹;
 * ``gr_first_peak_A`` — first g(r) peak per pair ("Ag-I", both orders), Å;
 * ``coordination`` — neighbours of B around A up to the first minimum, per "A-B";
-* ``sigma_S_cm`` — Nernst–Einstein σ of the mobile species when T and its charge are known.
+* ``sigma_S_cm`` — Nernst–Einstein σ of the mobile species when T and its charge are known
+  and its D is determined.
 
 Full curves live under ``msd``, ``rdf``, ``vdos``, ``vanhove`` (per mobile species), plus
 ``tetrahedra`` (:func:`ssic_flows.analysis.tetrahedra.report.analyze_for_report`) when a
@@ -61,14 +66,16 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
                        vdos_max_cm1: float | None = None, vanhove_lags: int = 10,
                        vanhove_origins: int = 100, fit_window: tuple[float, float] = (0.1, 0.6),
                        drift: str = "framework", charges: Mapping[str, float] | None = None,
-                       host: HostLattice | None = None, optional: bool = True) -> dict:
+                       host: HostLattice | None = None, optional: bool = True,
+                       msd_regime: dict | None = None) -> dict:
     """Compute every applicable observable into a JSON-able dict.
 
     Parameters
     ----------
     traj : the trajectory.
-    species : mobile species (van Hove, conductivity, framework drift). Default: the
-        species with the largest fitted D.
+    species : mobile species (van Hove, conductivity; every other species is the one
+        framework whose drift is removed). Default: the species with the largest MSD over
+        the fit window (``msd.mobile``).
     temperature_K : for Nernst–Einstein σ; default ``traj.metadata["temperature_K"]``.
     r_max_A, dr_A : g(r) range and bin, Å (default half the smallest cell width).
     rdf_frames : at most this many frames (evenly strided) for g(r).
@@ -81,6 +88,8 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
     host : tetrahedral units and cations of the host lattice (the ``tetrahedra`` section);
         None: no such section.
     optional : also compute the ``tetrahedra`` section (needs ``host``).
+    msd_regime : thresholds of the diffusive-regime test (``max_slope_ratio``,
+        ``min_total_sq_displacement_A2``; :func:`~ssic_flows.analysis.msd_regime.classify_msd`).
 
     Returns
     -------
@@ -99,7 +108,7 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
         "mean_volume_A3": float(traj.volumes_A3.mean()),
         "temperature_K": None if T is None else float(T),
         "metadata": _jsonable(traj.metadata),
-        "D_cm2_s": {}, "D_final_cm2_s": {}, "band_center_cm-1": {}, "gr_first_peak_A": {},
+        "D_cm2_s": {}, "D_final_cm2_s": {}, "D_status": {}, "band_center_cm-1": {}, "gr_first_peak_A": {},
         "coordination": {}, "sigma_S_cm": {}, "skipped": {},
     }
     # MSD
@@ -107,7 +116,7 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
     m = None
     if traj.n_frames >= 5:
         try:
-            m = msd(traj, drift=drift, mobile=species, fit_window=fit_window)
+            m = msd(traj, drift=drift, mobile=species, fit_window=fit_window, regime=msd_regime)
         except ValueError as exc:  # e.g. too few lags in the fit window of a short run
             doc["skipped"]["msd"] = str(exc)
     else:
@@ -116,8 +125,9 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
         doc["msd"] = m.to_dict()
         doc["D_cm2_s"] = dict(doc["msd"]["D_fit_cm2_s"])
         doc["D_final_cm2_s"] = dict(doc["msd"]["D_final_cm2_s"])
+        doc["D_status"] = dict(doc["msd"]["D_status"])
         if not mobile:
-            mobile = [max(m.D_fit_cm2_s, key=m.D_fit_cm2_s.get)]
+            mobile = list(m.mobile) or [max(m.msd_A2, key=lambda e: float(m.msd_A2[e][-1]))]
     doc["mobile_species"] = mobile
     # g(r)
     stride = max(1, traj.n_frames // max(1, rdf_frames))
@@ -152,7 +162,11 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
             doc["skipped"]["sigma_S_cm"] = "no temperature (pass temperature_K or metadata)"
         elif s not in charges:
             doc["skipped"]["sigma_S_cm"] = f"no charge known for {s}; pass charges={{'{s}': z}}"
-        elif s in doc["D_cm2_s"] and doc["D_cm2_s"][s] >= 0:
+        elif doc["D_cm2_s"].get(s) is None:
+            doc["sigma_S_cm"][s] = None
+            doc["skipped"]["sigma_S_cm"] = (f"D({s}) not determined: "
+                                            f"{doc['D_status'].get(s, doc['skipped'].get('msd'))}")
+        elif doc["D_cm2_s"][s] >= 0:
             c = nernst_einstein(doc["D_cm2_s"][s], traj.indices(s).size,
                                 doc["mean_volume_A3"], float(T), charges[s])
             doc["sigma_S_cm"][s] = c.sigma_S_cm
