@@ -146,7 +146,7 @@ def _errors_gap(pot, vpot, traj):
 
 
 def _rmse(d, sym):
-    return {e: float(1000 * np.sqrt(np.mean(d[:, sym == e] ** 2))) for e in sorted(set(sym))}
+    return {str(e): float(1000 * np.sqrt(np.mean(d[:, sym == e] ** 2))) for e in sorted(set(sym))}
 
 
 def accuracy(a) -> dict:
@@ -174,10 +174,15 @@ def accuracy(a) -> dict:
                "ace_basis": ace.size["name"], "ace_coefficients": ace.info["n_coefficients"],
                "ace_fit_s": ace.info["fit_wall_s"], "gap_fit_s": gfit["fit_wall_s"],
                "reference_md_s": t_ref}
+        pooled = {"ace": ([], []), "gap": ([], [])}
         for key, ht in held.items():
             ht = ht[np.arange(first, ht.n_frames)]
             d, sig, beef, tmax, sym = _errors_ace(ace, ht)
             gd, gbeef, gtmax = _errors_gap(gpot, gvpot, ht)
+            pooled["ace"][0].extend(beef)
+            pooled["ace"][1].extend(tmax)
+            pooled["gap"][0].extend(gbeef)
+            pooled["gap"][1].extend(gtmax)
             z = np.abs(d) / sig
             atom_err = np.linalg.norm(d, axis=2).ravel()
             atom_sig = np.sqrt((sig**2).sum(axis=2)).ravel()
@@ -190,17 +195,24 @@ def accuracy(a) -> dict:
                 "ace_frac_within_2sigma": float(np.mean(z < 2)),
                 "n_frames": int(ht.n_frames)}
             r = row[key]
-            print(f"{mat:10s} {key:4s} RMSE meV/Å ACE {r['ace_rmse_meV_A']}  GAP "
-                  f"{r['gap_rmse_meV_A']}  Spearman(frame) ACE {r['ace_spearman_frame']:.2f} "
+            fmt = lambda x: "{" + ", ".join(f"{k} {v:.1f}" for k, v in x.items()) + "}"  # noqa: E731
+            print(f"{mat:10s} {key:4s} RMSE meV/Å ACE {fmt(r['ace_rmse_meV_A'])}  GAP "
+                  f"{fmt(r['gap_rmse_meV_A'])}  Spearman(frame) ACE {r['ace_spearman_frame']:.2f} "
                   f"GAP {r['gap_spearman_frame']:.2f}  atom {r['ace_spearman_atom']:.2f}  "
                   f"<1σ {r['ace_frac_within_1sigma']:.2f} <2σ {r['ace_frac_within_2sigma']:.2f}",
                   flush=True)
+        row["pooled_spearman_frame"] = {k: float(spearmanr(*v)[0]) for k, v in pooled.items()}
+        print(f"{mat:10s} T+1.6T pooled Spearman(frame BEEF, max error): ACE "
+              f"{row['pooled_spearman_frame']['ace']:.2f}, GAP {row['pooled_spearman_frame']['gap']:.2f}",
+              flush=True)
         res[mat] = row
     ok = all(row[k]["ace_rmse_meV_A"][e] <= row[k]["gap_rmse_meV_A"][e]
              for row in res.values() for k in ("T",) for e in row[k]["ace_rmse_meV_A"])
-    sp = all(row[k]["ace_spearman_frame"] >= 0.5 for row in res.values() for k in ("T", "1.6T"))
+    sp = {k: all(row[k]["ace_spearman_frame"] >= 0.5 for row in res.values()) for k in ("T", "1.6T")}
+    spp = all(row["pooled_spearman_frame"]["ace"] >= 0.5 for row in res.values())
     print(f"floors: ACE RMSE ≤ GAP at T for every element {'met' if ok else 'NOT met'}; "
-          f"per-frame Spearman ≥ 0.5 {'met' if sp else 'NOT met'}")
+          f"per-frame Spearman ≥ 0.5 at T {'met' if sp['T'] else 'NOT met'}, at 1.6T "
+          f"{'met' if sp['1.6T'] else 'NOT met'}, pooled {'met' if spp else 'NOT met'}")
     return res
 
 

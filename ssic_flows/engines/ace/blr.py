@@ -55,6 +55,15 @@ class NormalEquations:
         self.yty += float(yw @ yw)
         self.n_rows += len(y)
 
+    def __sub__(self, other: "NormalEquations") -> "NormalEquations":
+        """The sums without ``other``'s rows (``other`` must be a subset of these rows)."""
+        out = NormalEquations(self.n_coef)
+        out.xtx = self.xtx - other.xtx
+        out.xty = self.xty - other.xty
+        out.yty = self.yty - other.yty
+        out.n_rows = self.n_rows - other.n_rows
+        return out
+
 
 @dataclass
 class Posterior:
@@ -107,7 +116,7 @@ def _eliminate_free(acc: NormalEquations, n_free: int):
 
 def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
                  alpha_0: float | None = None, lam_0: float = 1.0,
-                 n_free: int = 0) -> Posterior:
+                 n_free: int = 0, fixed: tuple[float, float] | None = None) -> Posterior:
     """Maximise the evidence over (α, λ) and return the posterior (see module docstring).
 
     The columns are scaled to unit weighted RMS; columns that are zero in every row (basis
@@ -115,7 +124,8 @@ def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
     ``n_free`` columns (e.g. per-element reference energies) have a flat prior: they are
     minimised out exactly, the posterior covers the other columns (marginalised over them)
     and their values are in ``Posterior.free`` (minimum-norm where the data leave them
-    undetermined).
+    undetermined). ``fixed=(alpha, lam)`` skips the evidence iteration (e.g. to refit a
+    cross-validation fold with the full data's hyperparameters).
     """
     G0, b0, yty, n, solve_free = _eliminate_free(acc, int(n_free))
     P = acc.n_coef - int(n_free)
@@ -133,6 +143,9 @@ def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
     lam = float(lam_0)
     converged = False
     it = 0
+    if fixed is not None:
+        alpha, lam = float(fixed[0]), float(fixed[1])
+        max_iter, converged = 0, True
     for it in range(1, max_iter + 1):
         d = lam + alpha * evals
         m_eig = alpha * Vb / d

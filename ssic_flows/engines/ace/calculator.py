@@ -92,7 +92,7 @@ class AceCalculator(Calculator):
             DL = np.einsum("npa,pq->naq", D, self._cholesky(), optimize=True)
             sig = np.sqrt(np.einsum("naq,naq->na", DL, DL))
             beef_atoms = np.sqrt((sig**2).mean(axis=1))
-            noise = float(self.model.noise_sigma_force_eV_A)
+            noise = self.model.noise_per_atom(symbols)[:, None]
             self.results["force_sigma"] = sig
             self.results["beef"] = float(beef_atoms.max())
             self.last_prediction = FramePrediction(

@@ -16,7 +16,11 @@ Steps (:func:`fit_ace`):
 4. rows: per-atom energy (weight (σ_F/σ_E)²), force components (weight 1) and stress
    components (weight (σ_F/σ_S)²), streamed into the normal equations;
 5. evidence maximisation (:func:`~.blr.fit_evidence`): posterior mean and covariance of
-   the coefficients, noise σ of a force component.
+   the coefficients, noise σ of a force component (in-sample);
+6. blocked cross-validation (``cv_folds`` blocks of consecutive frames, each predicted by
+   the fit to the others with the same α, λ): the held-out RMS force error per element,
+   used as the noise part of the *predictive* σ (the in-sample noise of correlated MD
+   frames is optimistic). The BEEF itself (model σ) is untouched by it.
 
 σ_E (eV/atom), σ_F (eV/Å) and σ_S (eV/Å³) only set the *relative* weights: the absolute
 noise level is fitted (α). Training errors are returned in ``model.info``.
@@ -52,6 +56,7 @@ DEFAULT_FIT_SETTINGS: dict[str, Any] = {
     "sigma_energy_eV_atom": 0.002,
     "sigma_force_eV_A": 0.05,
     "sigma_stress_eV_A3": 0.003,
+    "cv_folds": 5,                   # blocked cross-validation folds for the predictive noise
     "r_in_fraction": 0.6,            # ZBL below this fraction of the shortest pair distance
     "dcut_in_A": 0.2,
 }
@@ -83,6 +88,23 @@ def frame_labels(atoms) -> tuple[float, np.ndarray, np.ndarray | None]:
         if s.size != 6 or not np.all(np.isfinite(s)):
             s = None
     return float(e), np.asarray(f, dtype=float).reshape(len(atoms), 3), s
+
+
+def _cv_force_errors(acc, folds, fold_of, post, rows, labels, frames, n_el):
+    """Blocked cross-validation force errors: each block of consecutive frames predicted by
+    the fit to the others (same α, λ). Returns (element per component, error per component)
+    or (None, None) without folds."""
+    if not folds:
+        return None, None
+    sym, err = [], []
+    for k, fold in enumerate(folds):
+        pk = fit_evidence(acc - fold, n_free=n_el, fixed=(post.alpha, post.lam))
+        for i in np.flatnonzero(fold_of == k):
+            r, lab = rows[i], labels[i]
+            d = r.forces @ pk.mean + r.core_forces_eV_A - lab[1]
+            err.append(d.ravel())
+            sym.append(np.repeat(frames[i].get_chemical_symbols(), 3))
+    return np.concatenate(sym), np.concatenate(err)
 
 
 def _size(settings: dict, n_force_rows: int, elements: list[str]) -> dict:
@@ -128,16 +150,25 @@ def fit_ace(frames: list, settings: dict | None = None, elements: list[str] | No
     w_s = (s["sigma_force_eV_A"] / s["sigma_stress_eV_A3"]) ** 2
     # columns: ACE coefficients, then E0 per element (flat prior, fitted jointly)
     acc = NormalEquations(ev.n_coef + n_el)
+    k_folds = min(int(s["cv_folds"]), len(frames)) if len(frames) >= 3 else 0
+    fold_of = (np.arange(len(frames)) * k_folds) // max(len(frames), 1)  # contiguous blocks
+    folds = [NormalEquations(ev.n_coef + n_el) for _ in range(k_folds)]
     n_stress = 0
-    for lab, r, c in zip(labels, rows, counts):
+    for i, (lab, r, c) in enumerate(zip(labels, rows, counts)):
         n = r.n_atoms
-        acc.add(np.concatenate([r.energy, c]) / n, (lab[0] - r.core_energy_eV) / n, w_e)
-        acc.add(np.hstack([r.forces.reshape(3 * n, -1), np.zeros((3 * n, n_el))]),
-                (lab[1] - r.core_forces_eV_A).reshape(-1), 1.0)
+        parts = [(np.concatenate([r.energy, c]) / n, (lab[0] - r.core_energy_eV) / n, w_e),
+                 (np.hstack([r.forces.reshape(3 * n, -1), np.zeros((3 * n, n_el))]),
+                  (lab[1] - r.core_forces_eV_A).reshape(-1), 1.0)]
         if r.stress is not None:
-            acc.add(np.hstack([r.stress, np.zeros((6, n_el))]), lab[2] - r.core_stress_eV_A3, w_s)
+            parts.append((np.hstack([r.stress, np.zeros((6, n_el))]),
+                          lab[2] - r.core_stress_eV_A3, w_s))
             n_stress += 1
+        for X, y, w in parts:
+            acc.add(X, y, w)
+            if k_folds:
+                folds[fold_of[i]].add(X, y, w)
     post = fit_evidence(acc, n_free=n_el)
+    cv = _cv_force_errors(acc, folds, fold_of, post, rows, labels, frames, n_el)
     e0_vec = post.free
     e0 = {e: float(v) for e, v in zip(els, e0_vec)}
 
@@ -152,7 +183,11 @@ def fit_ace(frames: list, settings: dict | None = None, elements: list[str] | No
     sym_all = np.array(sym_all)
     rmse = {e: float(1000 * np.sqrt(np.mean(f_err[sym_all == e] ** 2)))
             for e in els if np.any(sym_all == e)}
+    cv_sigma = {e: float(np.sqrt(np.mean(cv[1][cv[0] == e] ** 2))) for e in els
+                if cv[0] is not None and np.any(cv[0] == e)}
     info = {
+        "cv_folds": k_folds,
+        "cv_force_rmse_meV_A": {e: 1000 * v for e, v in cv_sigma.items()},
         "n_frames": len(frames), "n_atoms_total": int(sum(len(a) for a in frames)),
         "n_stress_frames": n_stress, "n_coefficients": int(ev.n_coef),
         "train_force_rmse_meV_A": rmse,
@@ -165,5 +200,6 @@ def fit_ace(frames: list, settings: dict | None = None, elements: list[str] | No
                     r_in_A={"-".join(k): float(v) for k, v in r_in.items()},
                     dcut_in_A=float(s["dcut_in_A"]), e0_eV=e0, coefficients=post.mean,
                     covariance=post.cov, noise_sigma_force_eV_A=post.noise_sigma,
+                    predictive_noise_eV_A=cv_sigma,
                     weights={"energy_per_atom": w_e, "force": 1.0, "stress": w_s},
                     info=info)

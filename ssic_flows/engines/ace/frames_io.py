@@ -96,5 +96,6 @@ def predictions_document(model: AceModel, frames: list) -> dict[str, Any]:
                     "force_sigma_eV_A": np.round(p.force_sigma_eV_A, 8).tolist(),
                     "beef_eV_A": p.beef_eV_A})
     return {"frames": out, "noise_sigma_force_eV_A": model.noise_sigma_force_eV_A,
+            "predictive_noise_eV_A": model.predictive_noise_eV_A,
             "beef_definition": "max over atoms of the RMS over x,y,z of the posterior force std",
             "units": {"energy": "eV", "forces": "eV/A", "sigma": "eV/A"}}

@@ -17,8 +17,10 @@ F_aα = D_aα · c with D the force rows of the design matrix (:mod:`.design`), 
 posterior c ~ N(m, Σ) its standard deviation is σ_aα = sqrt(D_aα Σ D_aαᵀ) (eV/Å). The atom's
 BEEF is the RMS over α, β_a = sqrt(Σ_α σ²_aα / 3) (comparable to a component-wise force
 RMSE); a frame's BEEF is max_a β_a (as VASP's on-the-fly scheme), ``beef_mean`` the atom
-mean. No calibration constant enters. The *predictive* σ of a component adds the fitted
-noise: sqrt(σ²_aα + σ²_noise) — what the held-out |ΔF| is compared with.
+mean. No calibration constant enters. The *predictive* σ of a component adds the noise of
+its element: sqrt(σ²_aα + σ²_noise,Z), σ_noise,Z the blocked cross-validation force error
+of the training data (fit time, not tuned on test data) — what a held-out |ΔF| is compared
+with.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ def _pair_key(a: str, b: str) -> str:
 class AceModel:
     """Linear ACE: elements, basis size, cutoffs (Å), E0 per element (eV), posterior.
 
-    ``noise_sigma_force_eV_A``: fitted noise σ of a force component (1/sqrt(α)).
+    ``noise_sigma_force_eV_A``: fitted noise σ of a force component (1/sqrt(α), in-sample).
+    ``predictive_noise_eV_A``: per element, the blocked cross-validation RMS force error
+    (the noise part of the predictive σ).
     ``weights``: relative row weights used in the fit (force rows 1).
     """
 
@@ -61,8 +65,15 @@ class AceModel:
     coefficients: np.ndarray
     covariance: np.ndarray
     noise_sigma_force_eV_A: float
+    predictive_noise_eV_A: dict[str, float] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+
+    def noise_per_atom(self, symbols: list[str]) -> np.ndarray:
+        """Noise σ (eV/Å) of a force component per atom: the element's blocked-CV error,
+        else the fitted in-sample noise."""
+        return np.array([self.predictive_noise_eV_A.get(s, self.noise_sigma_force_eV_A)
+                         for s in symbols])
 
     # ------------------------------------------------------------------ basis and calculator
     def bbasis(self):
