@@ -8,7 +8,11 @@ Top-level maps (always present, possibly empty):
   over 0.24 ps (...); needs ≥ 1.4 ps", "not diffusing ...", "too few displacements ...");
   where it is not diffusive, ``D_cm2_s``, ``D_final_cm2_s`` and ``sigma_S_cm`` are ``null``
   (:mod:`ssic_flows.analysis.msd_regime` states the test);
-* ``band_center_cm-1`` — eq. 3 band centre per species (needs velocities), cm⁻¹;
+* ``band_center_cm-1`` — eq. 3 band centre per species, cm⁻¹ (None where the frames are
+  too sparse for the spectrum, reason under ``skipped``);
+* ``velocities_derived`` — True when the trajectory had no velocities and the VDOS uses
+  central differences of the positions (``vdos.velocities`` says how; corrected for the
+  sinc² response, :mod:`ssic_flows.analysis.vdos`);
 * ``gr_first_peak_A`` — first g(r) peak per pair ("Ag-I", both orders), Å;
 * ``coordination`` — neighbours of B around A up to the first minimum, per "A-B";
 * ``sigma_S_cm`` — Nernst–Einstein σ of the mobile species when T and its charge are known
@@ -17,7 +21,7 @@ Top-level maps (always present, possibly empty):
 Full curves live under ``msd``, ``rdf``, ``vdos``, ``vanhove`` (per mobile species), plus
 ``tetrahedra`` (:func:`ssic_flows.analysis.tetrahedra.report.analyze_for_report`) when a
 :class:`~ssic_flows.analysis.tetrahedra.report.HostLattice` is given. ``skipped`` explains
-every observable not computed (e.g. VDOS without velocities).
+every observable not computed (e.g. VDOS of fewer than 4 frames).
 
 Material knowledge arrives as data: carrier ``charges`` and the ``host`` lattice come from
 the caller (``ssic_flows.materials.analysis_inputs``); this module names no material.
@@ -44,6 +48,9 @@ from ssic_flows.analysis.vdos import vdos
 __all__ = ["SCHEMA", "analyze_trajectory", "write_json"]
 
 SCHEMA = "ssic_flows.analysis.report/1"
+#: Band centres are "not determined" when more of the spectrum than this lies above half the
+#: Nyquist frequency of the stored frames (under-sampled motion aliases into the band).
+MAX_WEIGHT_ABOVE_HALF_NYQUIST: float = 0.05
 
 
 def _jsonable(x: Any) -> Any:
@@ -135,16 +142,23 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
     doc["rdf"] = r.to_dict()
     doc["gr_first_peak_A"] = dict(doc["rdf"]["first_peak_A"])
     doc["coordination"] = dict(doc["rdf"]["coordination"])
-    # VDOS
-    if traj.velocities is None:
-        doc["skipped"]["vdos"] = ("no velocities in the trajectory; read a file with velocities or "
-                                  "use Trajectory.with_finite_difference_velocities()")
-    elif traj.n_frames < 4:
+    # VDOS: from the engine's velocities, else from central differences of the positions
+    # (vasprun.xml, XDATCAR: positions only), marked derived
+    doc["velocities_derived"] = traj.velocities is None
+    if traj.n_frames < 4:
         doc["skipped"]["vdos"] = f"needs >= 4 frames, have {traj.n_frames}"
     else:
-        v = vdos(traj, smooth_window_cm1=vdos_window_cm1, max_freq_cm1=vdos_max_cm1)
+        vt = traj if traj.velocities is not None else traj.with_finite_difference_velocities()
+        v = vdos(vt, smooth_window_cm1=vdos_window_cm1, max_freq_cm1=vdos_max_cm1)
         doc["vdos"] = v.to_dict()
         doc["band_center_cm-1"] = dict(doc["vdos"]["band_center_cm-1"])
+        for s, w in v.weight_above_half_nyquist.items():
+            if w > MAX_WEIGHT_ABOVE_HALF_NYQUIST:
+                doc["band_center_cm-1"][s] = None
+                doc["skipped"].setdefault("band_center_cm-1", {})[s] = (
+                    f"not determined: {100 * w:.0f} % of the {s} spectrum lies above half the "
+                    f"Nyquist frequency of the {traj.timestep_fs:g} fs frame spacing (aliased); "
+                    "store frames more often")
     # van Hove
     if traj.n_frames >= 3:
         doc["vanhove"] = {}

@@ -50,8 +50,9 @@ class Trajectory(MSONable):
     timestep_fs:
         Time between *stored* frames, fs (MD step × stride).
     velocities:
-        Å/fs, shape (F, N, 3), only when the engine wrote them. Never made up by finite
-        differences unless the caller asks for it (:meth:`with_finite_difference_velocities`).
+        Å/fs, shape (F, N, 3), when the engine wrote them, or derived from positions by
+        :meth:`with_finite_difference_velocities` (then marked in
+        ``metadata["velocities_derived"]``).
     forces:
         eV/Å, shape (F, N, 3), when present.
     energies:
@@ -173,11 +174,39 @@ class Trajectory(MSONable):
     def with_finite_difference_velocities(self) -> Trajectory:
         """A copy whose velocities (Å/fs) are central differences of unwrapped positions.
 
-        Only on explicit request: this aliases any motion faster than the frame stride.
+        For engines and files that store positions only (vasprun.xml, XDATCAR, extxyz
+        without velocities): v(t) = [x(t + Δt) − x(t − Δt)] / (2Δt), Δt = ``timestep_fs``
+        (the *stored* frame spacing), second-order one-sided differences at the two ends
+        (:func:`numpy.gradient`, ``edge_order=2``).
+
+        Error: central differencing is a linear filter with response sin(ωΔt)/(ωΔt). A
+        harmonic mode x = A cos(ωt + φ) gets the velocity −Aω sin(ωt + φ) · sin(ωΔt)/(ωΔt)
+        exactly, so its power (VDOS weight) is scaled by sinc²(2πνΔt) and its frequency is
+        unchanged. At ν̃ = 400 cm⁻¹ (ν = 0.012 fs⁻¹): −0.19 % in power for Δt = 1 fs, −0.76 %
+        for 2 fs, −4.6 % for 5 fs; it reaches 0 at the Nyquist frequency 1/(2Δt) (motion
+        faster than that aliases, as with any sampled data). :func:`~ssic_flows.analysis.vdos.vdos`
+        divides the spectrum by this response (see there), so band centres are unbiased.
+
+        The copy is marked: ``metadata["velocities_derived"] = {"method": ..., "timestep_fs": Δt}``
+        (what the VDOS and the analysis JSON report). Needs frames close enough that no atom
+        moves half a cell between them (the unwrapping rule of :meth:`unwrapped`).
+
+        Examples
+        --------
+        >>> t = np.arange(400) * 2.0
+        >>> x = 0.1 * np.cos(0.05 * t)[:, None, None] * np.ones((1, 1, 3))
+        >>> tr = Trajectory(["Na"], x, np.eye(3) * 10, 2.0).with_finite_difference_velocities()
+        >>> v_true = -0.1 * 0.05 * np.sin(0.05 * t[200])
+        >>> bool(np.isclose(tr.velocities[200, 0, 0], v_true * np.sin(0.1) / 0.1))
+        True
         """
+        if self.n_frames < 3:
+            raise TrajectoryError(f"finite-difference velocities need >= 3 frames, got {self.n_frames}")
         x = self.unwrapped()
-        v = np.gradient(x, self.timestep_fs, axis=0)
-        meta = dict(self.metadata, velocities_from="finite differences of positions")
+        v = np.gradient(x, self.timestep_fs, axis=0, edge_order=2)
+        meta = dict(self.metadata, velocities_derived={
+            "method": "central differences of unwrapped positions",
+            "timestep_fs": self.timestep_fs})
         return self.replace(velocities=v, metadata=meta)
 
     def replace(self, **kw: Any) -> Trajectory:

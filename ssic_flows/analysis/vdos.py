@@ -27,11 +27,21 @@ Smoothing: Savitzky–Golay with the window given in cm⁻¹ (the study: 15 cm�
 an odd number of points of the padded grid; polynomial order 3 by default. When the
 window is narrower than ``polyorder + 2`` grid points the spectrum is left unsmoothed and
 ``smoothing_window_cm-1`` in the result is 0.
+
+Velocities derived from positions (:meth:`Trajectory.with_finite_difference_velocities`,
+marked in ``metadata["velocities_derived"]``): central differences over Δt multiply each
+Fourier component of v by sin(2πνΔt)/(2πνΔt), so the power spectrum by
+R(ν) = sinc²(2πνΔt). The spectrum is divided by max(R, :data:`FD_RESPONSE_FLOOR`): exact
+(a linear filter) wherever R ≥ 0.1, i.e. below 0.8 × the Nyquist frequency 1/(2Δt); the
+correction is capped at 10× above that, where a well-sampled run has no weight anyway.
+The result's ``velocities`` says which velocities were used, and
+``weight_above_half_nyquist`` (per species, fraction of the spectrum above 1/(4Δt)) flags
+under-sampled motion (aliasing; large values mean the band centre is not determined).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -39,7 +49,22 @@ import numpy as np
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 from ssic_flows.analysis.units import FS_INV_TO_CM_INV
 
-__all__ = ["VDOSResult", "vdos", "band_center_cm1"]
+__all__ = ["FD_RESPONSE_FLOOR", "VDOSResult", "vdos", "band_center_cm1", "fd_power_response"]
+
+#: Smallest central-difference power response divided out (caps the correction at 10×).
+FD_RESPONSE_FLOOR: float = 0.1
+
+
+def fd_power_response(freq_cm1: np.ndarray, timestep_fs: float) -> np.ndarray:
+    """sinc²(2πνΔt): power response of central differences over ``timestep_fs`` (fs).
+
+    Examples
+    --------
+    >>> round(float(fd_power_response(np.array([400.0]), 2.0)[0]), 4)  # 400 cm⁻¹, Δt = 2 fs
+    0.9925
+    """
+    x = 2.0 * np.pi * np.asarray(freq_cm1, float) / FS_INV_TO_CM_INV * float(timestep_fs)
+    return np.sinc(x / np.pi) ** 2
 
 
 @dataclass(frozen=True)
@@ -56,6 +81,8 @@ class VDOSResult:
     band_range_cm1 : (lo, hi) range used for the band centre, cm⁻¹.
     smoothing_window_cm1 : applied window, cm⁻¹ (0 = unsmoothed).
     vdos_units : description of the intensity unit.
+    velocities : ``"engine"`` or a sentence naming the derivation and its correction.
+    weight_above_half_nyquist : ``{species: float}`` fraction of ∫VDOS above ν_Nyquist/2.
     """
 
     freq_cm1: np.ndarray
@@ -65,6 +92,8 @@ class VDOSResult:
     band_range_cm1: tuple
     smoothing_window_cm1: float
     vdos_units: str
+    velocities: str = "engine"
+    weight_above_half_nyquist: dict = field(default_factory=dict)
 
     @property
     def total(self) -> np.ndarray:
@@ -81,6 +110,8 @@ class VDOSResult:
             "band_range_cm-1": [float(x) for x in self.band_range_cm1],
             "smoothing_window_cm-1": float(self.smoothing_window_cm1),
             "vdos_units": self.vdos_units,
+            "velocities": self.velocities,
+            "weight_above_half_nyquist": {k: float(v) for k, v in self.weight_above_half_nyquist.items()},
         }
 
 
@@ -139,7 +170,9 @@ def vdos(traj: Trajectory, species: Sequence[str] | None = None, smooth_window_c
 
     Parameters
     ----------
-    traj : trajectory with ``velocities`` (Å/fs).
+    traj : trajectory with ``velocities`` (Å/fs); derived ones
+        (``metadata["velocities_derived"]``) are corrected for the central-difference
+        response (module docstring).
     species : species to compute (default all).
     smooth_window_cm1 : Savitzky–Golay window, cm⁻¹ (0 disables).
     polyorder : Savitzky–Golay polynomial order.
@@ -177,7 +210,15 @@ def vdos(traj: Trajectory, species: Sequence[str] | None = None, smooth_window_c
     freq = np.fft.rfftfreq(nfft, d=dt) * FS_INV_TO_CM_INV
     vol = float(traj.volumes_A3.mean())
     masses = traj.masses_amu
-    out, smoothed, centres = {}, {}, {}
+    derived = traj.metadata.get("velocities_derived")
+    if derived:
+        dtd = float(derived.get("timestep_fs", dt))
+        resp = np.maximum(fd_power_response(freq, dtd), FD_RESPONSE_FLOOR)
+        vel_note = (f"derived: {derived.get('method', 'finite differences')}, Δt = {dtd:g} fs; "
+                    f"spectrum divided by sinc²(2πνΔt) (≥ {FD_RESPONSE_FLOOR:g})")
+    else:
+        resp, vel_note = None, "engine"
+    out, smoothed, centres, high = {}, {}, {}, {}
     dnu = freq[1] - freq[0]
     win = int(round(smooth_window_cm1 / dnu)) if smooth_window_cm1 > 0 else 0
     if win % 2 == 0:
@@ -186,6 +227,11 @@ def vdos(traj: Trajectory, species: Sequence[str] | None = None, smooth_window_c
     for s in species:
         idx = traj.indices(s)
         p = _power_spectrum(traj.velocities[:, idx], nfft, dt, chunk_atoms, window)
+        if resp is not None:
+            p = p / resp
+        tot = np.trapezoid(p, freq)
+        hi_part = freq >= 0.5 * freq[-1]
+        high[s] = float(np.trapezoid(p[hi_part], freq[hi_part]) / tot) if tot > 0 else float("nan")
         if normalize == "study":
             spec = idx.size * float(masses[idx[0]]) / vol * p
         else:
@@ -211,4 +257,4 @@ def vdos(traj: Trajectory, species: Sequence[str] | None = None, smooth_window_c
              else "cm (unit area over cm⁻¹)")
     return VDOSResult(freq_cm1=freq, vdos=out, vdos_smoothed=smoothed, band_center_cm1=centres,
                       band_range_cm1=rng, smoothing_window_cm1=win * dnu if apply_smooth else 0.0,
-                      vdos_units=units)
+                      vdos_units=units, velocities=vel_note, weight_above_half_nyquist=high)
