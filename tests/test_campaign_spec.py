@@ -43,6 +43,9 @@ def test_paper_campaign_has_the_study_scale():
     (lambda d: d["studies"][0].__setitem__("train_from", "nope"), "studies", "train_from"),
     (lambda d: d["studies"].append(dict(d["studies"][0])), "studies", "unique"),
     (lambda d: d["studies"][0]["train"].__setitem__("beef_threshold_eV_A", 0), "studies[0].train.beef_threshold_eV_A", "greater than 0"),
+    (lambda d: d["studies"][0].pop("equilibration_ps"), "studies[0]",
+     "equilibration_ps = 1 ps is more than half of reference_steps (120 steps x 2 fs = 0.24 ps)"),
+    (lambda d: d["studies"][0].__setitem__("equilibration_ps", -1), "studies[0].equilibration_ps", "greater than or equal to 0"),
 ])
 def test_bad_campaigns_name_the_key(tmp_path, mutate, key, words):
     d = _base()
@@ -66,3 +69,12 @@ def test_not_yaml_and_missing_file(tmp_path):
     p.write_text("- a\n- b\n")
     with pytest.raises(CampaignSpecError, match="mapping"):
         load_campaign(p)
+
+
+def test_equilibration_default_is_stated_and_positive():
+    from ssic_flows.flows.spec import DEFAULT_EQUILIBRATION_PS, StudySpec
+
+    paper = load_campaign(ROOT / "workflows" / "paper.yaml")
+    assert DEFAULT_EQUILIBRATION_PS == 1.0 and StudySpec.model_fields["equilibration_ps"].default == 1.0
+    assert all(s.equilibration_ps == 1.0 for s in paper.studies)
+    assert "default 1 ps" in StudySpec.model_fields["equilibration_ps"].description

@@ -37,7 +37,7 @@ def _ancestors(by: dict, name: str) -> set[str]:
 def test_study_graph_per_material(material, n_atoms):
     maker = StudyMaker(name=material, material=material, n_atoms=n_atoms, temperature_K=500,
                        reference_steps=20, mlmd_steps=20, n_seeds=3, transfer=True,
-                       retrain_hot=True, campaign_id="t")
+                       retrain_hot=True, equilibration_ps=0.01, campaign_id="t")
     g, by = _graph(maker.make())
     roles = Counter(j["role"] for j in g)
     for role in ("build", "reference_md", "train_mlff", "validate", "mlmd", "transfer",
@@ -105,3 +105,15 @@ def test_dry_run_rejects_bad_yaml_without_submitting(tmp_path, ssic_home):
         assert out.returncode == 2
         assert "studies[0].temperature_K" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert not (ssic_home / "launchpad.json").exists()
+
+
+def test_equilibration_reaches_the_analyze_job_and_is_checked():
+    maker = StudyMaker(name="agi", material="agi", n_atoms=32, temperature_K=500,
+                       reference_steps=100, mlmd_steps=100, n_seeds=1, equilibration_ps=0.05,
+                       campaign_id="t")
+    flow = maker.make()
+    analyze = next(j for j in flow.jobs if j.name == "agi:analyze")
+    assert analyze.function_kwargs["info"]["equilibration_ps"] == 0.05
+    with pytest.raises(ValueError, match="equilibration_ps = 1 ps is more than half of reference_steps"):
+        StudyMaker(material="agi", n_atoms=32, reference_steps=100, mlmd_steps=100,
+                   equilibration_ps=1.0).make()

@@ -12,12 +12,49 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-__all__ = ["MAX_SEEDS", "CampaignSpec", "CampaignSpecError", "StudySpec", "TrainSpec", "load_campaign"]
+__all__ = ["DEFAULT_EQUILIBRATION_PS", "MAX_SEEDS", "CampaignSpec", "CampaignSpecError", "StudySpec",
+           "TrainSpec", "check_equilibration", "load_campaign", "run_steps"]
 
 #: Upper bound on independent MLMD runs per study (guards against typos such as 500).
 MAX_SEEDS = 20
+
+#: Time discarded at the start of every run before any observable, ps. Every run starts
+#: from the ideal built structure (no disorder, no thermal expansion): 1 ps lets the
+#: thermostat (τ = 0.1 ps by default) heat it and the ions leave their ideal sites.
+DEFAULT_EQUILIBRATION_PS = 1.0
+
+
+def run_steps(study) -> dict[str, int]:
+    """Steps of each kind of run of a study (StudySpec or StudyMaker) that equilibration cuts."""
+    runs = {"reference_steps": study.reference_steps, "mlmd_steps": study.mlmd_steps}
+    if study.transfer:
+        runs["transfer_steps"] = study.transfer_steps or study.mlmd_steps
+    return runs
+
+
+def check_equilibration(equilibration_ps: float, timestep_fs: float, runs: dict[str, int]) -> None:
+    """Raise ``ValueError`` (one line) unless ``equilibration_ps`` is at most half of every run.
+
+    Parameters
+    ----------
+    equilibration_ps : time cut from the start of every run, ps.
+    timestep_fs : MD timestep, fs.
+    runs : steps per run, e.g. ``{"reference_steps": 1000, "mlmd_steps": 1000}``.
+
+    >>> check_equilibration(1.0, 2.0, {"reference_steps": 10000})
+    >>> check_equilibration(1.0, 2.0, {"transfer_steps": 40})
+    Traceback (most recent call last):
+    ...
+    ValueError: equilibration_ps = 1 ps is more than half of transfer_steps (40 steps x 2 fs = 0.08 ps): lower equilibration_ps to <= 0.04 ps or lengthen the run
+    """
+    for name, steps in runs.items():
+        length_ps = steps * timestep_fs / 1000.0
+        if equilibration_ps > 0.5 * length_ps:
+            raise ValueError(f"equilibration_ps = {equilibration_ps:g} ps is more than half of {name} "
+                             f"({steps} steps x {timestep_fs:g} fs = {length_ps:g} ps): lower "
+                             f"equilibration_ps to <= {0.5 * length_ps:g} ps or lengthen the run")
 
 MaterialName = Literal["agi", "lgps", "na3sbs4", "na3sbs4-w"]
 
@@ -53,6 +90,10 @@ class StudySpec(_Strict):
     reference_steps: int = Field(..., ge=10, description="reference (AIMD) MD steps")
     mlmd_steps: int = Field(..., ge=10, description="steps of each MLMD production run")
     save_every: int = Field(1, ge=1, description="store every n-th MD step")
+    equilibration_ps: float = Field(
+        DEFAULT_EQUILIBRATION_PS, ge=0,
+        description="ps cut from the start of every run (reference, MLMD, transfer, hot) before "
+                    "any observable (default 1 ps; at most half of the shortest run)")
     n_seeds: int = Field(5, ge=1, le=MAX_SEEDS, description="independent MLMD runs")
     transfer: bool = Field(False, description="MLMD with the same model on a 2x2x2 supercell")
     transfer_steps: int | None = Field(None, ge=10)
@@ -68,6 +109,11 @@ class StudySpec(_Strict):
     @property
     def study_name(self) -> str:
         return self.name or self.material
+
+    @model_validator(mode="after")
+    def _equilibration_fits(self) -> StudySpec:
+        check_equilibration(self.equilibration_ps, self.timestep_fs, run_steps(self))
+        return self
 
 
 class CampaignSpec(_Strict):

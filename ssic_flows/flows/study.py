@@ -24,7 +24,7 @@ from jobflow import Flow, Maker
 from ssic_flows.engines.base import MDSettings, TrainSettings
 from ssic_flows.engines.registry import get_mlff_engine, get_reference_engine
 from ssic_flows.flows.graph import all_jobs
-from ssic_flows.flows.spec import StudySpec, TrainSpec
+from ssic_flows.flows.spec import DEFAULT_EQUILIBRATION_PS, StudySpec, TrainSpec, check_equilibration, run_steps
 from ssic_flows.makers.analyze import analyze_study_job
 from ssic_flows.makers.structure import BuildMaterialMaker, SupercellMaker
 
@@ -47,6 +47,8 @@ class StudyMaker(Maker):
     """One material's study (AIMD reference, on-the-fly MLFF, MLMD ensemble, analysis).
 
     Fields are the study's knobs; units in names. ``make()`` returns one Flow.
+    ``equilibration_ps`` is cut from the start of every run before analysis (it reaches the
+    analyze job as data; at most half of the shortest run).
 
     Example
     -------
@@ -63,6 +65,7 @@ class StudyMaker(Maker):
     reference_steps: int = 1000
     mlmd_steps: int = 1000
     save_every: int = 1
+    equilibration_ps: float = DEFAULT_EQUILIBRATION_PS
     n_seeds: int = 5
     transfer: bool = False
     transfer_scaling: tuple[int, int, int] = (2, 2, 2)
@@ -116,6 +119,7 @@ class StudyMaker(Maker):
         """The study Flow. ``initial_model``: a TrainOutput (or reference to one) to start
         training from (the study trains W-doped Na3SbS4 from the pristine MLFF)."""
         st = self.name
+        check_equilibration(self.equilibration_ps, self.timestep_fs, run_steps(self))
         n = self.expected_n_atoms()
         T = float(self.temperature_K)
         base = {"campaign_id": self.campaign_id, "study": st, "material": self.material,
@@ -184,6 +188,7 @@ class StudyMaker(Maker):
         analyze = _tag(
             analyze_study_job(
                 info={**base, "mobile": _mobile(self.material), "timestep_fs": self.timestep_fs,
+                      "equilibration_ps": float(self.equilibration_ps),
                       "retrain_temperature_K": self.retrain_temperature_K if self.retrain_hot else None},
                 reference=ref_md.output, mlmd=[j.output for j in mlmd], train=model,
                 validation=validate.output, transfer=transfer_out, hot=hot_out,
