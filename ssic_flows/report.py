@@ -23,6 +23,7 @@ from typing import Any, Iterable
 import yaml
 
 from ssic_flows.plots import FIGURES, plot_all
+from ssic_flows.plots.training import beef_label
 
 __all__ = ["load_reference_values", "render_report", "study_comparison_rows", "study_section",
            "write_campaign_report", "write_report"]
@@ -170,8 +171,11 @@ def study_comparison_rows(summary: dict, ref_values: dict | None = None) -> list
             (summary.get("force_rmse_meV_A") or {}).get(el))
     bound = _first(sec, var and f"beef_{var}_eV_per_A", "beef_converged_eV_per_A")
     if bound is not None:
-        last = ((summary.get("training") or {}).get("beef_max_eV_A") or [None])[-1]
-        add("BEEF at end of training (max over atoms)", "eV/Å", None, f"< {bound}", None, last)
+        training = summary.get("training") or {}
+        last = (training.get("beef_max_eV_A") or [None])[-1]
+        what = beef_label(training)
+        what = "BEEF" if what.startswith("BEEF") else f"{what}; the study's: VASP's BEEF,"
+        add(f"{what} at end of training (max over atoms)", "eV/Å", None, f"< {bound}", None, last)
     return rows
 
 
@@ -213,7 +217,20 @@ def _engine_block(title: str, eng: dict) -> str:
             + f"<details><summary>settings</summary><pre>{_e(settings)}</pre></details>")
 
 
-def _summary_tables(s: dict) -> str:
+def _velocity_source(curves: dict | None, role: str) -> str:
+    """Where a role's VDOS velocities came from (the analysis document's ``vdos.velocities``)."""
+    v = (((curves or {}).get("ensemble") or {}).get(role) or {}).get("vdos") or {}
+    v = v.get("velocities")
+    vals = set(v) if isinstance(v, list) else {v} if v else set()
+    if not vals:
+        return "not recorded"
+    derived = {x.startswith("derived") for x in vals}
+    if derived == {True}:
+        return "derived from positions (central differences, sinc²-corrected)"
+    return "engine" if derived == {False} else "engine / derived (mixed runs)"
+
+
+def _summary_tables(s: dict, curves: dict | None = None) -> str:
     out = []
     scal = s.get("scalars") or {}
     mobile = s.get("mobile_species") or []
@@ -234,10 +251,11 @@ def _summary_tables(s: dict) -> str:
     for role in ROLES:
         t = (scal.get(role) or {}).get("band_center_cm-1") or {}
         for sp, st in t.items():
-            bc_rows.append((role, sp, _fmt(st, "{:.1f}")))
+            bc_rows.append((role, sp, _fmt(st, "{:.1f}"), _velocity_source(curves, role)))
     if bc_rows:
         out.append("<h3>VDOS band centres (eq. 3)</h3>")
-        out.append(_table(("role", "species", "band centre (cm⁻¹)"), bc_rows, ["", "", "num"]))
+        out.append(_table(("role", "species", "band centre (cm⁻¹)", "velocities"), bc_rows,
+                          ["", "", "num", ""]))
     gr_rows = []
     for role in ROLES:
         t = (scal.get(role) or {}).get("gr_first_peak_A") or {}
@@ -369,7 +387,7 @@ def render_report(campaign_id: str, studies: list[tuple[dict, dict]], figures_di
                      f"{_fmt(s.get('temperature_K'), '{:.0f}')} K, {_e(s.get('n_atoms'))} atoms</h2>")
         parts.append(_engine_block("Reference engine", s.get("reference_engine") or {}))
         parts.append(_engine_block("MLFF engine", s.get("mlff_engine") or {}))
-        parts.append("<h3>Summary</h3>" + _summary_tables(s))
+        parts.append("<h3>Summary</h3>" + _summary_tables(s, curves))
         parts.append("<h3>Beside the study's numbers</h3>" + _study_numbers(s, ref_values))
         parts.append("<h3>Comparisons and verdicts</h3>" + _verdicts(s))
         written, skipped = plot_all(s, curves or {}, figures_dir / _safe(name))

@@ -103,7 +103,11 @@ class TrainOutput(_Doc):
     beef_threshold_eV_A: float
     beef_step: list[int] = Field(default_factory=list, description="MD step of each BEEF value")
     beef_max_eV_A: list[float] = Field(
-        default_factory=list, description="Bayesian error estimate of forces (max over atoms), eV/Å")
+        default_factory=list,
+        description="error estimate of forces (max over atoms), eV/Å: VASP's BEEF (vasp_mlff), the "
+                    "exact Bayesian posterior (ace), or for gap a variance-based proxy "
+                    "c·sqrt(local-energy variance) with a calibrated constant c, not VASP's BEEF; "
+                    "metadata['beef_kind'] says which")
     beef_mean_eV_A: list[float] = Field(default_factory=list)
     temperature_K: float = 0.0
     training_data: Trajectory | None = Field(None, description="labelled frames, data store")

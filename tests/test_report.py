@@ -157,3 +157,24 @@ def test_cli_report_from_store_renders_in_browser(stored_campaign, study, tmp_pa
 def test_cli_report_unknown_campaign(ssic_home, tmp_path):
     r = CliRunner().invoke(app, ["report", "--campaign", "nope", "--out", str(tmp_path / "x")])
     assert r.exit_code == 1 and "no analysis results for campaign 'nope'" in r.output
+
+
+def test_gap_estimate_is_labelled_a_proxy_and_derived_velocities_are_marked():
+    """Issue 13 items 13 and 6: GAP's force-error estimate is named a variance-based proxy
+    (not VASP's BEEF) in the study rows and the figure; band centres say where their
+    velocities came from."""
+    from ssic_flows.plots.training import beef_label
+    from ssic_flows.report import _velocity_source
+
+    gap = {"material": "na3sbs4", "training": {"engine": "gap", "beef_max_eV_A": [0.3, 0.04],
+                                               "beef_kind": "variance-based proxy, calibrated constant"}}
+    rows = [r["observable"] for r in study_comparison_rows(gap, load_reference_values())]
+    assert any("variance-based proxy" in r and "not VASP's BEEF" in r for r in rows)
+    assert not any(r.startswith("BEEF") for r in rows)
+    assert beef_label({"engine": "ace", "beef_kind": "exact Bayesian posterior (linear ACE)"}) == \
+        "BEEF (exact Bayesian posterior (linear ACE))"
+    derived = {"ensemble": {"reference": {"vdos": {"velocities": "derived: central differences"}},
+                            "mlmd": {"vdos": {"velocities": ["engine", "engine"]}}}}
+    assert _velocity_source(derived, "reference").startswith("derived from positions")
+    assert _velocity_source(derived, "mlmd") == "engine"
+    assert _velocity_source({}, "mlmd") == "not recorded"

@@ -22,6 +22,7 @@ def _train_summary(t: TrainOutput | None) -> dict[str, Any]:
             "n_iterations": t.n_iterations, "converged": t.converged,
             "beef_threshold_eV_A": t.beef_threshold_eV_A, "beef_step": t.beef_step,
             "beef_max_eV_A": t.beef_max_eV_A, "beef_mean_eV_A": t.beef_mean_eV_A,
+            "beef_kind": t.metadata.get("beef_kind"),
             "temperature_K": t.temperature_K, "model_path": t.model_path,
             "model_sha256": t.model_sha256, "wall_time_s": t.wall_time_s}
 

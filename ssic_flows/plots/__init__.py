@@ -51,7 +51,9 @@ __all__ = [
 
 #: Figure name → (function, caption), in report order.
 FIGURES: dict[str, tuple[Callable, str]] = {
-    "beef": (plot_beef, "Bayesian error estimate of forces during on-the-fly training (cf. Fig. 2a/5a)."),
+    "beef": (plot_beef, "Error estimate of forces during on-the-fly training (cf. Fig. 2a/5a): "
+                        "VASP's/ACE's Bayesian estimate (BEEF), for GAP a variance-based proxy "
+                        "with a calibrated constant."),
     "rdf": (plot_rdf, "Partial g(r): reference (dashed) vs MLMD mean ± std over seeds (cf. Fig. 2b/5b/8a)."),
     "vdos": (plot_vdos, "VDOS per species; dotted lines: band centres (eq. 3) (cf. Fig. 2c/5c/8b)."),
     "msd": (plot_msd, "MSD of the mobile species; thin lines: single MLMD seeds (cf. Fig. 2d/5d/9a)."),

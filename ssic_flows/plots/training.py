@@ -21,7 +21,28 @@ from ssic_flows.plots._base import (
     COLUMN_WIDTH_IN, PALETTE, new_figure, require, role_label, save_figure, title,
 )
 
-__all__ = ["parity_arrays", "plot_beef", "plot_force_parity"]
+__all__ = ["beef_label", "parity_arrays", "plot_beef", "plot_force_parity"]
+
+
+def beef_label(training: dict | None) -> str:
+    """What a training history's force-error estimate is, for axis labels and the report.
+
+    ``training["beef_kind"]`` (TrainOutput.metadata) names it; GAP's is a variance-based
+    proxy c·√(local-energy variance) with a calibrated constant (not VASP's BEEF), ACE's the
+    exact Bayesian posterior of its linear model, VASP's its own BEEF.
+
+    Examples
+    --------
+    >>> beef_label({"engine": "gap"})
+    "GAP error estimate (variance-based proxy, calibrated constant; not VASP's BEEF)"
+    """
+    t = training or {}
+    kind, eng = t.get("beef_kind"), str(t.get("engine") or "")
+    if eng == "gap" or (kind and "variance" in kind):
+        return "GAP error estimate (variance-based proxy, calibrated constant; not VASP's BEEF)"
+    if kind:
+        return f"BEEF ({kind})"
+    return "BEEF (VASP)" if eng.startswith("vasp") else "BEEF"
 
 
 def _beef(d: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float | None] | None:
@@ -37,8 +58,9 @@ def _beef(d: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, fl
 @figure_function
 def plot_beef(summary: dict, curves: dict, out: str | Path | None = None, *,
               log: bool = True) -> Figure:
-    """Bayesian error estimate of forces (max over atoms; mean when stored) per training step,
-    with the retraining threshold; the hot (800 K) training is drawn too when present."""
+    """Error estimate of forces (max over atoms; mean when stored) per training step, with the
+    retraining threshold; the hot (800 K) training is drawn too when present. Labelled by
+    :func:`beef_label`: GAP's is a variance-based proxy, not a BEEF."""
     main = _beef((curves or {}).get("beef")) or _beef((summary or {}).get("training"))
     hot = _beef((summary or {}).get("hot_training"))
     require(main or hot, "no BEEF history in this result (no on-the-fly training recorded)")
@@ -61,9 +83,11 @@ def plot_beef(summary: dict, curves: dict, out: str | Path | None = None, *,
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("training MD step")
-    ax.set_ylabel("BEEF of forces (eV/Å)")
+    label = beef_label((summary or {}).get("training") or (curves or {}).get("beef"))
+    proxy = "proxy" in label
+    ax.set_ylabel(("force-error proxy" if proxy else "BEEF of forces") + " (eV/Å)")
     ax.legend(loc="upper right")
-    ax.set_title(title(summary, "Bayesian error estimate"))
+    ax.set_title(title(summary, label if proxy else "Bayesian error estimate"))
     save_figure(fig, out)
     return fig
 

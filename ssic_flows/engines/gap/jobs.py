@@ -210,6 +210,7 @@ def gap_otf_iteration(
             wall_time_s=time.perf_counter() - t0,
             metadata={"iterations": h["iterations"], "beef_scale_per_A": h["scale_per_A"],
                       "beef_definition": "max_i c*sqrt(local GAP energy variance_i), eV/A",
+                      "beef_kind": "variance-based proxy, calibrated constant",
                       "training_xyz": str(train_xyz), "run_dir": str(rd),
                       "initial_model": h.get("initial_model")},
         )
