@@ -221,7 +221,7 @@ def test_vanhove_sum_rules():
         assert tail.mean() == pytest.approx(1.0, abs=0.03)
     # Gs of a Gaussian walker: <r²> = 6 D Δt
     D = 5e-5 / 0.1
-    r2 = (vh.Gs_A3[2] * vh.shell_volumes_A3 * vh.r_A ** 2).sum()
+    r2 = (vh.Gs_A3[2] * vh.shell_volumes_A3 * vh.r_self_A ** 2).sum()
     assert r2 == pytest.approx(6 * D * 500, rel=0.1)
 
 

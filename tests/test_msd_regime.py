@@ -91,3 +91,29 @@ def test_classify_msd_bands_and_statistics():
     few = classify_msd(t, 0.2 + 1e-3 * t, 10)  # 10 ions × 0.6 Å² = 6 Å² < 50 Å²
     assert few.regime == "too few displacements" and "needs ≥ 5 ps" in few.reason
     assert classify_msd(t, 0.3 + 0.02 * np.sqrt(t), 20).regime in ("sub-linear", "not diffusing")
+
+
+def test_gs_covers_every_displacement_and_removes_the_framework_drift():
+    """Gs needs no minimum image: its axis reaches past half the cell to every displacement
+    (sum rule exact), and the framework drift is removed as in the MSD."""
+    from ssic_flows.analysis.msd import framework_drift_A
+    from ssic_flows.analysis.vanhove import van_hove
+
+    D, nf, L = 2.0e-4, 400, 12.0
+    rng = np.random.default_rng(2)
+    still = np.broadcast_to(rng.random((1, 20, 3)) * L, (nf, 20, 3)).copy()
+    tr = brownian(D, n_atoms=60, n_frames=nf, dt_fs=5.0, L=L, extra=still)
+    drift = np.linspace(0.0, 25.0, nf)[:, None] * np.array([1.0, 0.3, 0.0])  # Å, > the cell
+    moved = tr.replace(positions=np.mod(tr.unwrapped() + drift[:, None, :], L))
+    lags = [0, 500, 1000]
+    ref = van_hove(tr, "Li", lags_fs=lags, r_max_A=L / 2, n_origins=50, distinct=False)
+    assert ref.r_self_A[-1] > L / 2 and np.allclose(ref.self_fraction_in_range, 1.0)
+    assert np.allclose((ref.Gs_A3 * ref.shell_volumes_A3).sum(axis=1), 1.0)
+    fw = framework_drift_A(moved, ["Li"])
+    assert np.allclose(fw, drift - drift[:1], atol=1e-9)
+    vh = van_hove(moved, "Li", lags_fs=lags, r_max_A=L / 2, n_origins=50, distinct=False,
+                  r_self_max_A=float(ref.r_self_A[-1] + 0.025), drift_A=fw)
+    assert vh.drift_corrected and np.allclose(vh.Gs_A3, ref.Gs_A3, atol=1e-9)
+    raw = van_hove(moved, "Li", lags_fs=lags, r_max_A=L / 2, n_origins=50, distinct=False)
+    r2 = [(g * raw.shell_volumes_A3 * raw.r_self_A ** 2).sum() for g in raw.Gs_A3]
+    assert r2[2] > 2 * (6 * D / 0.1 * 1000)  # uncorrected, the drift dominates Gs

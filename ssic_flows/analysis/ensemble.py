@@ -28,7 +28,7 @@ __all__ = ["AXIS_KEYS", "ensemble_stats", "EnsembleError"]
 AXIS_KEYS: frozenset[str] = frozenset({
     "r_A", "freq_cm-1", "t_fs", "lags_fs", "theta_deg", "omega_deg_per_fs", "phi_deg",
     "bin_centers", "x", "edges", "r_edges_A", "phi_edges_deg", "theta_edges_deg",
-    "omega_edges_deg_per_fs", "band_range_cm-1", "fit_window", "T_K", "n_origins",
+    "omega_edges_deg_per_fs", "band_range_cm-1", "fit_window", "T_K", "n_origins", "r_self_A",
 })
 
 

@@ -53,7 +53,7 @@ from ssic_flows.analysis.msd_regime import DIFFUSIVE, classify_msd, window_mask
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 from ssic_flows.analysis.units import A2_PER_FS_TO_CM2_PER_S
 
-__all__ = ["MSDResult", "msd", "msd_fft_sums", "com_drift_A", "linear_diffusion_fit"]
+__all__ = ["MSDResult", "msd", "msd_fft_sums", "com_drift_A", "framework_drift_A", "linear_diffusion_fit"]
 
 
 def _power_and_squares(rows: np.ndarray, nf: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,6 +105,19 @@ def com_drift_A(traj: Trajectory, idx: np.ndarray, chunk_atoms: int = 256) -> np
                                 traj.cells[0] if traj.constant_cell else traj.cells)
         acc += np.einsum("fnk,n->fk", x - x[:1], m[a0:a0 + chunk_atoms])
     return acc / m.sum()
+
+
+def framework_drift_A(traj: Trajectory, mobile: Sequence[str], drift: str = "framework") -> np.ndarray | None:
+    """The drift :func:`msd` removes, (F, 3) Å from frame 0, for other observables (van Hove Gs).
+
+    ``"framework"``: centre of mass of the one framework, the species not in ``mobile`` (all
+    atoms when every species is mobile); ``"all"``: of all atoms; ``"none"``: None.
+    """
+    if drift == "none":
+        return None
+    fw = [e for e in traj.elements if e not in set(mobile)] if drift == "framework" else []
+    idx = np.concatenate([traj.indices(e) for e in (fw or traj.elements)])
+    return com_drift_A(traj, np.sort(idx))
 
 
 def msd_fft_sums(x: np.ndarray) -> np.ndarray:

@@ -84,10 +84,10 @@ def plot_analysis(doc: dict, outdir: str | Path) -> list[Path]:
 
         parts = [("Gs_A-3", "4πr²Gs (Å⁻¹)")] + ([("Gd", "Gd")] if vh.get("Gd") is not None else [])
         fig, axes = plt.subplots(1, len(parts), figsize=(5.0 * len(parts), 4.0), dpi=110, squeeze=False)
-        r = np.asarray(vh["r_A"])
         lags_ps = np.asarray(vh["lags_fs"]) / 1000.0
         for ax, (key, label) in zip(axes[0], parts):
             z = np.asarray(vh[key])
+            r = np.asarray(vh["r_self_A"] if key == "Gs_A-3" else vh["r_A"])  # Gs: its own axis
             if key == "Gs_A-3":
                 z = z * 4 * np.pi * r ** 2
             im = ax.pcolormesh(r, lags_ps, z, shading="nearest", cmap="viridis",

@@ -37,7 +37,7 @@ import numpy as np
 
 from ssic_flows.analysis.conductivity import nernst_einstein
 from ssic_flows.analysis.geometry import perpendicular_widths_A
-from ssic_flows.analysis.msd import msd
+from ssic_flows.analysis.msd import framework_drift_A, msd
 from ssic_flows.analysis.rdf import partial_rdf
 from ssic_flows.analysis.tetrahedra.report import HostLattice
 from ssic_flows.analysis.tetrahedra.report import analyze_for_report as tetrahedra_section
@@ -74,7 +74,8 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
                        vanhove_origins: int = 100, fit_window: tuple[float, float] = (0.1, 0.6),
                        drift: str = "framework", charges: Mapping[str, float] | None = None,
                        host: HostLattice | None = None, optional: bool = True,
-                       msd_regime: dict | None = None) -> dict:
+                       msd_regime: dict | None = None,
+                       vanhove_self_r_max_A: float | None = None) -> dict:
     """Compute every applicable observable into a JSON-able dict.
 
     Parameters
@@ -88,6 +89,8 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
     rdf_frames : at most this many frames (evenly strided) for g(r).
     vdos_window_cm1 : Savitzky–Golay window, cm⁻¹. vdos_max_cm1: crop spectra, cm⁻¹.
     vanhove_lags, vanhove_origins : van Hove lag count and origins per lag.
+    vanhove_self_r_max_A : radial range of Gs, Å (default: every displacement of the run;
+        runs to be compared need one common value). Gs has the MSD's drift removed.
     fit_window : MSD fit window as fractions of t_max.
     drift : MSD drift removal ("framework", "all", "none").
     charges : carrier charges in e per element (e.g. ``{"Li": 1}``); σ is skipped for a
@@ -163,10 +166,12 @@ def analyze_trajectory(traj: Trajectory, species: Sequence[str] | None = None,
     if traj.n_frames >= 3:
         doc["vanhove"] = {}
         rmax_vh = r_max_A if r_max_A is not None else 0.5 * float(perpendicular_widths_A(traj.cells).min())
+        drift_vh = framework_drift_A(traj, mobile, drift) if mobile else None
         for s in mobile:
             nd = traj.indices(s).size >= 2
             vh = van_hove(traj, s, n_lags=vanhove_lags, n_origins=vanhove_origins,
-                          r_max_A=rmax_vh, distinct=nd)
+                          r_max_A=rmax_vh, distinct=nd, r_self_max_A=vanhove_self_r_max_A,
+                          drift_A=drift_vh)
             doc["vanhove"][s] = vh.to_dict()
     else:
         doc["skipped"]["vanhove"] = f"needs >= 3 frames, have {traj.n_frames}"

@@ -2,12 +2,18 @@
 
 Self part (eq. 9), from unwrapped positions::
 
-    Gs(r, Δt) = 1/N Σ_i < δ(r - |r_i(t+Δt) - r_i(t)|) >_t / (4π r²)
+    Gs(r, Δt) = 1/N Σ_i < δ(r - |Δr_i - ΔR|) >_t / (4π r²),   Δr_i = r_i(t+Δt) - r_i(t)
+
+with ΔR the framework's centre-of-mass displacement over the same interval (``drift_A``,
+the MSD's drift correction; :func:`ssic_flows.analysis.msd.framework_drift_A`), so Gs and
+the MSD see the same motion. Displacements of unwrapped positions need no minimum image,
+so Gs has its own radial axis ``r_self_A``, by default out to the largest displacement
+(:func:`self_range_A`), not half the cell.
 
 Normalisation: *density form*, Gs in Å⁻³ with Σ_bins Gs · 4/3π(r_hi³ - r_lo³) = 1 at every
-Δt (the sum rule ∫4πr² Gs dr = 1), provided ``r_max_A`` exceeds every displacement; the
-fraction actually inside ``r_max_A`` is returned as ``self_fraction_in_range``. At Δt = 0
-all weight sits in the first bin (a delta at r = 0).
+Δt (the sum rule ∫4πr² Gs dr = 1), provided ``r_self_max_A`` exceeds every displacement
+(the default does); the fraction actually inside is returned as ``self_fraction_in_range``.
+At Δt = 0 all weight sits in the first bin (a delta at r = 0).
 
 Distinct part (eq. 8), periodic (all images within ``r_max_A``)::
 
@@ -37,7 +43,7 @@ from ssic_flows.analysis.geometry import perpendicular_widths_A, unwrapped_displ
 from ssic_flows.analysis.rdf import image_shifts, pair_distances_within
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 
-__all__ = ["VanHoveResult", "van_hove"]
+__all__ = ["VanHoveResult", "self_range_A", "van_hove"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +53,12 @@ class VanHoveResult:
     Attributes
     ----------
     species : the species analysed.
-    r_A : (B,) bin centres, Å.
+    r_A : (B,) bin centres of Gd, Å (up to the periodic cutoff ``r_max_A``).
     lags_fs : (L,) lag times Δt, fs.
-    Gs_A3 : (L, B) self part, Å⁻³ (density form; Σ Gs·shell volume = 1).
+    Gs_A3 : (L, Bs) self part on ``r_self_A``, Å⁻³ (density form; Σ Gs·shell volume = 1).
     Gd : (L, B) distinct part, dimensionless (→ 1 at large r).
+    r_self_A : (Bs,) bin centres of Gs, Å (up to ``r_self_max_A``; no minimum image).
+    drift_corrected : whether the framework drift was removed from the self displacements.
     self_fraction_in_range : (L,) fraction of self displacements below r_max.
     n_origins : (L,) number of time origins averaged per lag.
     """
@@ -62,23 +70,43 @@ class VanHoveResult:
     Gd: np.ndarray | None
     self_fraction_in_range: np.ndarray
     n_origins: np.ndarray
+    r_self_A: np.ndarray | None = None
+    drift_corrected: bool = False
 
     @property
     def shell_volumes_A3(self) -> np.ndarray:
-        dr = self.r_A[1] - self.r_A[0]
-        lo = self.r_A - dr / 2
+        """Shell volume of each Gs bin (``r_self_A``), Å³."""
+        r = self.r_self_A if self.r_self_A is not None else self.r_A
+        dr = r[1] - r[0]
+        lo = r - dr / 2
         return 4.0 / 3.0 * np.pi * ((lo + dr) ** 3 - lo ** 3)
 
     def to_dict(self) -> dict:
         return {
             "species": self.species,
             "r_A": self.r_A.tolist(),
+            "r_self_A": (self.r_self_A if self.r_self_A is not None else self.r_A).tolist(),
+            "drift_corrected": bool(self.drift_corrected),
             "lags_fs": self.lags_fs.tolist(),
             "Gs_A-3": self.Gs_A3.tolist(),
             "Gd": None if self.Gd is None else self.Gd.tolist(),
             "self_fraction_in_range": self.self_fraction_in_range.tolist(),
             "n_origins": self.n_origins.astype(int).tolist(),
         }
+
+
+def self_range_A(traj: Trajectory, species: str, drift_A: np.ndarray | None = None,
+                 dr_A: float = 0.05) -> float:
+    """A radius above every self displacement of ``species`` at any lag, Å.
+
+    2·max_{i,t} |u_i(t) − u_i(0) − (R(t) − R(0))| (triangle inequality), rounded up to a
+    whole ``dr_A`` bin; u unwrapped positions, R the drift (``drift_A``, (F, 3) Å).
+    """
+    u = unwrapped_displacements(traj.positions, traj.cells, traj.indices(species))  # (n, 3, F)
+    if drift_A is not None:
+        u = u - (np.asarray(drift_A, float) - np.asarray(drift_A, float)[:1]).T[None]
+    far = 2.0 * float(np.sqrt((u ** 2).sum(axis=1)).max())
+    return dr_A * (np.floor(far / dr_A) + 1.0)
 
 
 def _origins(nf: int, lag: int, n_origins: int) -> np.ndarray:
@@ -132,7 +160,8 @@ def _distinct_counts_box(fa: np.ndarray, fb: np.ndarray, lengths_A: np.ndarray,
 def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = None,
              n_lags: int = 10, r_max_A: float | None = None, dr_A: float = 0.05,
              n_origins: int = 200, distinct: bool = True,
-             chunk_bytes: int = 64 * 2**20) -> VanHoveResult:
+             chunk_bytes: int = 64 * 2**20, r_self_max_A: float | None = None,
+             drift_A: np.ndarray | None = None) -> VanHoveResult:
     """Self and distinct van Hove functions of ``species``.
 
     Parameters
@@ -142,11 +171,14 @@ def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = N
     lags_fs : lag times Δt, fs (rounded to whole frames). Default: ``n_lags`` evenly spaced
         from 0 to half the run.
     n_lags : number of default lags.
-    r_max_A : largest r, Å. Default: half the smallest perpendicular cell width.
-    dr_A : bin width, Å.
+    r_max_A : largest r of Gd, Å. Default: half the smallest perpendicular cell width.
+    dr_A : bin width, Å (Gs and Gd).
     n_origins : time origins per lag (evenly spaced; all if fewer exist).
     distinct : also compute Gd (O(N²) per origin).
     chunk_bytes : size of the pair buffer per origin chunk, bytes.
+    r_self_max_A : largest r of Gs, Å. Default: :func:`self_range_A` (every displacement).
+    drift_A : (F, 3) framework centre-of-mass displacement from frame 0, Å, removed from the
+        self displacements (as in the MSD); None: no correction.
 
     Returns
     -------
@@ -167,10 +199,20 @@ def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = N
         r_max_A = 0.5 * float(perpendicular_widths_A(traj.cells).min())
     nbins = int(np.ceil(r_max_A / dr_A - 1e-9))
     edges = np.arange(nbins + 1) * dr_A
+    if r_self_max_A is None:
+        r_self_max_A = self_range_A(traj, species, drift_A, dr_A)
+    nself = int(np.ceil(r_self_max_A / dr_A - 1e-9))
+    edges_s = np.arange(nself + 1) * dr_A
+    shell_s = 4.0 / 3.0 * np.pi * (edges_s[1:] ** 3 - edges_s[:-1] ** 3)
     shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
     u = unwrapped_displacements(traj.positions, traj.cells, idx)  # (n, 3, F), one copy of the species' positions
+    if drift_A is not None:
+        drift_A = np.asarray(drift_A, float)
+        if drift_A.shape != (nf, 3):
+            raise TrajectoryError(f"drift_A must be (n_frames, 3) = ({nf}, 3), got {drift_A.shape}")
+        u -= (drift_A - drift_A[:1]).T[None]
     L = lag_frames.size
-    gs = np.zeros((L, nbins))
+    gs = np.zeros((L, nself))
     gd = np.zeros((L, nbins)) if distinct else None
     frac_in = np.zeros(L)
     n_used = np.zeros(L, int)
@@ -199,9 +241,9 @@ def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = N
         n_used[li] = o.size
         r = np.linalg.norm(u[:, :, o + lag] - u[:, :, o], axis=1).ravel()
         b = (r / dr_A).astype(np.int64)
-        inside = b < nbins
+        inside = b < nself
         frac_in[li] = inside.mean()
-        gs[li] = np.bincount(b[inside], minlength=nbins) / (n * o.size * shell)
+        gs[li] = np.bincount(b[inside], minlength=nself) / (n * o.size * shell_s)
         if distinct:
             acc = np.zeros(nbins)
             for c0 in range(0, o.size, chunk):
@@ -222,4 +264,5 @@ def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = N
             gd[li] = acc / (n * (n - 1) * o.size * shell)
     return VanHoveResult(species=species, r_A=0.5 * (edges[1:] + edges[:-1]),
                          lags_fs=lag_frames * dt, Gs_A3=gs, Gd=gd,
-                         self_fraction_in_range=frac_in, n_origins=n_used)
+                         self_fraction_in_range=frac_in, n_origins=n_used,
+                         r_self_A=0.5 * (edges_s[1:] + edges_s[:-1]), drift_corrected=drift_A is not None)

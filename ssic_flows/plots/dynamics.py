@@ -106,16 +106,17 @@ def plot_vanhove(summary: dict, curves: dict, out: str | Path | None = None, *,
     require(vh, f"no van Hove function of {species}")
     rows = list(vh)
     fig, axes = new_figure(len(rows), 2, width_in=2 * COLUMN_WIDTH_IN,
-                           height_in=1.9 * len(rows) + 0.5, sharex=True, sharey=True)
+                           height_in=1.9 * len(rows) + 0.5, sharex="col", sharey=True)
     maps = {}
     for role, v in vh.items():
         r = axis(v["r_A"])
+        rs = axis(v["r_self_A"]) if "r_self_A" in v else r  # Gs: its own axis (no minimum image)
         lags_ps = axis(v["lags_fs"]) / 1000.0
         gs, _ = mean_std(v.get("Gs_A-3"))
         gd, _ = mean_std(v.get("Gd"))
         if gs is not None and radial:
-            gs = 4.0 * np.pi * r[None, :] ** 2 * gs
-        maps[role] = (r, lags_ps, gs, gd)
+            gs = 4.0 * np.pi * rs[None, :] ** 2 * gs
+        maps[role] = (r, lags_ps, gs, gd, rs)
 
     def limits(idx, skip_first):
         vals = [m[idx][1:] if skip_first and m[idx].shape[0] > 1 else m[idx]
@@ -128,14 +129,14 @@ def plot_vanhove(summary: dict, curves: dict, out: str | Path | None = None, *,
     norms = {2: limits(2, True), 3: limits(3, False)}
     gs_lab = "4πr²Gs (Å⁻¹)" if radial else "Gs (Å⁻³)"
     for i, role in enumerate(rows):
-        r, lags_ps, gs, gd = maps[role]
-        for j, (arr, lab) in enumerate(((gs, gs_lab), (gd, "Gd"))):
+        r, lags_ps, gs, gd, rs = maps[role]
+        for j, (arr, lab, x) in enumerate(((gs, gs_lab, rs), (gd, "Gd", r))):
             ax = axes[i, j]
             if arr is None:
                 ax.text(0.5, 0.5, f"no {lab.split()[0]} for {role}", ha="center", va="center",
                         transform=ax.transAxes)
                 continue
-            mesh = ax.pcolormesh(r, lags_ps, arr, shading="nearest", cmap="viridis",
+            mesh = ax.pcolormesh(x, lags_ps, arr, shading="nearest", cmap="viridis",
                                  norm=norms[2 + j])
             fig.colorbar(mesh, ax=ax, pad=0.01).set_label(lab)
             ax.set_title(f"{role_label(role, summary)}: {'Gs' if j == 0 else 'Gd'} {species}")
