@@ -233,3 +233,14 @@ def test_gap_fit_timeout_kills_the_process_group(tmp_path, monkeypatch):
     pid = int((tmp_path / "child.pid").read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_seed_md_seed_is_offset_from_the_training_seed():
+    """Issue 13 item 9: GAP's seed reference MD never shares its seed with a reference
+    production run of the same seed (the validation's source), as ACE's does not."""
+    from ssic_flows.engines.base import SEED_MD_OFFSET
+
+    ts = TrainSettings(temperature_K=600, n_seed_frames=2, max_iterations=1, seed=3)
+    md = next(j for j in GAPEngine().train_flow(CU, EMTReference(), ts).jobs
+              if j.name == "seed reference md")
+    assert md.function_args[1]["seed"] == 3 + SEED_MD_OFFSET != 3

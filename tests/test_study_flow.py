@@ -117,3 +117,30 @@ def test_equilibration_reaches_the_analyze_job_and_is_checked():
     with pytest.raises(ValueError, match="equilibration_ps = 1 ps is more than half of reference_steps"):
         StudyMaker(material="agi", n_atoms=32, reference_steps=100, mlmd_steps=100,
                    equilibration_ps=1.0).make()
+
+
+@pytest.mark.parametrize("mlff", ["gap", "ace"])
+def test_validation_is_independent_of_training(mlff):
+    """Issue 13 item 9: the reference MD (validation's source), the training's seed MD and
+    the MLMD runs all have different seeds; validation skips the equilibration and frame 0
+    (the shared start structure) and says so."""
+    from ssic_flows.engines.base import SEED_MD_OFFSET
+    from ssic_flows.flows.graph import all_jobs
+    from ssic_flows.flows.study import REFERENCE_MD_SEED, TRAIN_SEED
+
+    maker = StudyMaker(name="agi", material="agi", n_atoms=16, temperature_K=500, reference_steps=40,
+                       mlmd_steps=40, n_seeds=2, equilibration_ps=0.02, mlff_engine=mlff, campaign_id="t")
+    jobs = all_jobs(maker.make())
+
+    def md_seed(job):
+        s = job.function_args[1] if len(job.function_args) > 1 else job.function_kwargs.get("settings")
+        return s["seed"] if isinstance(s, dict) else getattr(s, "seed", None)
+
+    ref = next(j for j in jobs if j.name == "agi:reference_md")
+    seed_md = next(j for j in jobs if "seed_reference_md" in j.name)
+    assert md_seed(ref) == REFERENCE_MD_SEED
+    assert md_seed(seed_md) == TRAIN_SEED + SEED_MD_OFFSET != REFERENCE_MD_SEED
+    val = next(j for j in jobs if j.name == "agi:validate")
+    kw = dict(zip(("reference_trajectory", "model", "mlff", "mlff_settings", "n_snapshots", "seed",
+                   "n_boot", "reuse", "static", "skip_fs", "independence"), val.function_args))
+    assert kw["skip_fs"] == pytest.approx(20.0) and "never saw" in kw["independence"]

@@ -64,6 +64,7 @@ def test_validation_reuse_and_recompute(tmp_path, monkeypatch):
     assert a.details["frame_steps"] == b.details["frame_steps"]
     assert a.rmse_meV_A["Cu"] == pytest.approx(b.rmse_meV_A["Cu"], rel=1e-6)
     assert "recomputed" in b.details["reference_forces"]
+    assert "frame 0" in a.details["independence"] and a.details["snapshots_after_fs"] == 0.0
     assert store.additional_stores["data"].count() >= 2  # parity data went to the data store
 
 
@@ -102,3 +103,17 @@ def test_bad_input():
         ForceValidationMaker(reuse_reference_forces=False)
     with pytest.raises(EngineError, match="n_snapshots"):
         ForceValidationMaker(n_snapshots=0)
+
+
+def test_snapshots_skip_the_start_structure_and_equilibration():
+    """Issue 13 item 9: frame 0 (the built structure, also the training's first seed frame)
+    is never a validation snapshot; with ``skip_fs`` neither is any frame up to it."""
+    from ssic_flows.analysis.trajectory import Trajectory
+    from ssic_flows.makers.validation import pick_snapshots
+
+    traj = Trajectory(["Cu"], np.zeros((30, 1, 3)), np.eye(3) * 5, 2.0)  # frames every 2 fs
+    for seed in range(50):
+        assert pick_snapshots(traj, 29, seed).steps.min() > 0  # all but frame 0
+        assert pick_snapshots(traj, 5, seed, skip_fs=20.0).steps.min() > 10
+    with pytest.raises(EngineError, match="after 20 fs"):
+        pick_snapshots(traj, 20, 0, skip_fs=20.0)

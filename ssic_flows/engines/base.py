@@ -58,6 +58,12 @@ class MDSettings:
             raise ValueError("n_steps, save_every and checkpoint_every must be >= 1")
 
 
+#: Seed offset of an MLFF training's seed reference MD (``TrainSettings.seed + SEED_MD_OFFSET``),
+#: so that its frames never coincide with a reference production run that validation draws
+#: from, even when a caller passes the same seed to both. Used by every MLFF engine.
+SEED_MD_OFFSET: int = 7919
+
+
 @dataclass
 class TrainSettings:
     """On-the-fly MLFF training settings.

@@ -28,7 +28,15 @@ from ssic_flows.flows.spec import DEFAULT_EQUILIBRATION_PS, StudySpec, TrainSpec
 from ssic_flows.makers.analyze import analyze_study_job
 from ssic_flows.makers.structure import BuildMaterialMaker, SupercellMaker
 
-__all__ = ["StudyMaker"]
+__all__ = ["HOT_TRAIN_SEED", "REFERENCE_MD_SEED", "StudyMaker", "TRAIN_SEED"]
+
+#: Seeds. The reference MD (which the force validation draws from), the MLFF training (its
+#: seed MD runs at seed + SEED_MD_OFFSET, its exploration segments at seed + 1000·k) and the
+#: MLMD ensemble (seeds 1..n_seeds) never share one, so no validation snapshot lies on a
+#: trajectory the training saw.
+REFERENCE_MD_SEED: int = 0
+TRAIN_SEED: int = 100_000
+HOT_TRAIN_SEED: int = 200_000
 
 
 def _tag(obj, meta: dict[str, Any], name: str | None = None):
@@ -137,12 +145,12 @@ class StudyMaker(Maker):
         jobs.append(build)
         structure = build.output["structure"]
 
-        ref_md = _tag(ref.md_maker(self._md(T, self.reference_steps, 0)).make(structure),
-                      meta("reference_md", 0), f"{st}:reference_md")
+        ref_md = _tag(ref.md_maker(self._md(T, self.reference_steps, REFERENCE_MD_SEED)).make(structure),
+                      meta("reference_md", REFERENCE_MD_SEED), f"{st}:reference_md")
         jobs.append(ref_md)
 
-        train = _tag(ml.train_flow(structure, ref, self._train(T, 0), initial_model=initial_model),
-                     meta("train_mlff", 0), f"{st}:train_mlff")
+        train = _tag(ml.train_flow(structure, ref, self._train(T, TRAIN_SEED), initial_model=initial_model),
+                     meta("train_mlff", TRAIN_SEED), f"{st}:train_mlff")
         jobs.append(train)
         model = train.output
 
@@ -151,7 +159,13 @@ class StudyMaker(Maker):
         validate = _tag(
             ForceValidationMaker(mlff=self.mlff_engine, mlff_settings=dict(self.mlff_settings),
                                  n_snapshots=self.validation_snapshots,
-                                 reference_static_maker=ref.static_maker()).make(
+                                 reference_static_maker=ref.static_maker(),
+                                 skip_fs=1000.0 * float(self.equilibration_ps),
+                                 independence=(
+                                     f"snapshots from the reference MD (seed {REFERENCE_MD_SEED}) after "
+                                     f"its {self.equilibration_ps:g} ps equilibration; the training "
+                                     f"(seed {TRAIN_SEED}: its own seed MD and MLMD segments) never saw "
+                                     "this trajectory")).make(
                 ref_md.output.trajectory, model),
             meta("validate", 0), f"{st}:validate")
         jobs.append(validate)
@@ -177,8 +191,8 @@ class StudyMaker(Maker):
         hot_out = hot_model = None
         if self.retrain_hot:
             Th = float(self.retrain_temperature_K)
-            hot_train = _tag(ml.train_flow(structure, ref, self._train(Th, 1)),
-                             meta("retrain_hot", 0, temperature_K=Th, md_temperature_K=T),
+            hot_train = _tag(ml.train_flow(structure, ref, self._train(Th, HOT_TRAIN_SEED)),
+                             meta("retrain_hot", HOT_TRAIN_SEED, temperature_K=Th, md_temperature_K=T),
                              f"{st}:retrain_hot")
             hot_md = _tag(ml.md_maker(self._md(T, self.mlmd_steps, 1)).make(
                 structure, model=hot_train.output), meta("mlmd_hot", 1), f"{st}:mlmd_hot")

@@ -1,7 +1,8 @@
 """Force validation of an MLFF against reference single points (the study's Figs. S1/S5/S17).
 
 :class:`ForceValidationMaker` picks ``n_snapshots`` frames of a reference MD trajectory at
-random (seeded, without replacement), gets reference forces (eV/Å) for them, predicts them
+random (seeded, without replacement; only after ``skip_fs`` and never frame 0, the start
+structure an MLFF's training shares), gets reference forces (eV/Å) for them, predicts them
 with the MLFF and reports per-element component-wise RMSE/MAE (meV/Å) with bootstrap 95 %
 intervals through :func:`ssic_flows.analysis.forces.force_errors`.
 
@@ -33,15 +34,22 @@ from ssic_flows.schemas import EngineProvenance, ValidationOutput
 __all__ = ["ForceValidationMaker", "compare_forces", "pick_snapshots", "validate_forces"]
 
 
-def pick_snapshots(traj: Trajectory, n_snapshots: int, seed: int) -> Trajectory:
-    """``n_snapshots`` distinct frames of ``traj`` chosen with ``default_rng(seed)``, in order."""
+def pick_snapshots(traj: Trajectory, n_snapshots: int, seed: int, skip_fs: float = 0.0) -> Trajectory:
+    """``n_snapshots`` distinct frames of ``traj`` chosen with ``default_rng(seed)``, in order.
+
+    Only frames at t > ``skip_fs`` (fs) and never frame 0: the first frame is the built start
+    structure, which an MLFF's training also starts from (its seed MD's first frame), so a
+    validation on it would test the model on its own training data.
+    """
     if n_snapshots < 1:
         raise EngineError(f"n_snapshots must be >= 1, got {n_snapshots}")
-    if traj.n_frames < n_snapshots:
+    pool = np.flatnonzero(traj.times_fs > max(float(skip_fs), 0.0))
+    if pool.size < n_snapshots:
         raise EngineError(
-            f"the reference trajectory has {traj.n_frames} frames < n_snapshots={n_snapshots}; "
-            "lower n_snapshots or store more frames (smaller save_every)")
-    idx = np.sort(np.random.default_rng(seed).choice(traj.n_frames, n_snapshots, replace=False))
+            f"the reference trajectory has {pool.size} frames after {skip_fs:g} fs (frame 0 "
+            f"excluded) < n_snapshots={n_snapshots}; lower n_snapshots or store more frames "
+            "(smaller save_every)")
+    idx = np.sort(np.random.default_rng(seed).choice(pool, n_snapshots, replace=False))
     return traj[idx]
 
 
@@ -102,13 +110,17 @@ def compare_forces(labelled: Any, model: Any, mlff: str, mlff_settings: dict,
 @job
 def validate_forces(reference_trajectory: Any, model: Any, mlff: str, mlff_settings: dict,
                     n_snapshots: int, seed: int, n_boot: int, reuse_reference_forces: bool,
-                    reference_static_maker: Any = None) -> Any:
+                    reference_static_maker: Any = None, skip_fs: float = 0.0,
+                    independence: str = "") -> Any:
     """Pick snapshots; compare directly (reused forces) or label them first (own job)."""
     traj = _traj(reference_trajectory, "reference_trajectory")
-    snaps = pick_snapshots(traj, n_snapshots, seed)
+    snaps = pick_snapshots(traj, n_snapshots, seed, skip_fs)
+    base = {"snapshots_after_fs": float(skip_fs), "independence": independence or (
+        "snapshots from the reference trajectory given, frame 0 (the start structure) excluded; "
+        "independence from the training data not recorded by the caller")}
     if reuse_reference_forces and snaps.forces is not None:
         inner = compare_forces(snaps, model, mlff, mlff_settings, n_boot, seed,
-                               {"reference_forces": "reused from the reference MD frames"})
+                               {"reference_forces": "reused from the reference MD frames", **base})
         inner.name = "compare forces"
         return Response(replace=inner)
     if reference_static_maker is None:
@@ -119,7 +131,7 @@ def validate_forces(reference_trajectory: Any, model: Any, mlff: str, mlff_setti
     label.name = "validation single points"
     label.update_metadata({"role": "label"})
     cmp_ = compare_forces(label.output.forces, model, mlff, mlff_settings, n_boot, seed,
-                          {"reference_forces": "recomputed by the reference static maker"})
+                          {"reference_forces": "recomputed by the reference static maker", **base})
     cmp_.name = "compare forces"
     return Response(replace=Flow([label, cmp_], output=cmp_.output))
 
@@ -132,7 +144,10 @@ class ForceValidationMaker(Maker):
     constructor settings. n_snapshots: frames compared. seed: frame choice and bootstrap.
     n_boot: bootstrap replicas. reuse_reference_forces: use the forces stored in the
     reference MD frames (a single point at that geometry) when present. reference_static_maker:
-    the reference engine's static maker, used when forces must be recomputed.
+    the reference engine's static maker, used when forces must be recomputed. skip_fs:
+    snapshots only after this time (fs; frame 0 is always excluded). independence: a sentence
+    stating why the snapshots are unseen by the training (seeds, trajectories), copied into
+    ``ValidationOutput.details["independence"]``.
     """
 
     name: str = "force validation"
@@ -143,6 +158,8 @@ class ForceValidationMaker(Maker):
     n_boot: int = 1000
     reuse_reference_forces: bool = True
     reference_static_maker: Any = None
+    skip_fs: float = 0.0
+    independence: str = ""
 
     def __post_init__(self):
         if self.n_snapshots < 1:
@@ -156,7 +173,8 @@ class ForceValidationMaker(Maker):
     def make(self, reference_trajectory, model):
         j = validate_forces(reference_trajectory, model, self.mlff, self.mlff_settings,
                             self.n_snapshots, self.seed, self.n_boot,
-                            self.reuse_reference_forces, self.reference_static_maker)
+                            self.reuse_reference_forces, self.reference_static_maker,
+                            self.skip_fs, self.independence)
         j.name = self.name
         j.update_metadata({"role": "validate"})
         return j

@@ -17,14 +17,10 @@ from ssic_flows.engines.ace.jobs import (
     AceMDMaker, ace_otf_iteration, ace_prepare_run, ace_provenance, as_ace_model,
 )
 from ssic_flows.engines.ace.sets import ace_settings
-from ssic_flows.engines.base import EngineError, MDSettings, MLFFEngine, TrainSettings
+from ssic_flows.engines.base import SEED_MD_OFFSET, EngineError, MDSettings, MLFFEngine, TrainSettings
 from ssic_flows.engines.common.outputs import as_md_settings, as_trajectory
 
 __all__ = ["AceEngine"]
-
-#: Seed offset of the training's seed reference MD, so that its frames never coincide with
-#: the reference production run (seed 0) the validation draws from.
-SEED_MD_OFFSET = 7919
 
 
 class AceEngine(MLFFEngine):

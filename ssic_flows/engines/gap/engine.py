@@ -11,7 +11,7 @@ import numpy as np
 from jobflow import Flow
 
 from ssic_flows.analysis.trajectory import Trajectory
-from ssic_flows.engines.base import EngineError, MDSettings, MLFFEngine, TrainSettings
+from ssic_flows.engines.base import SEED_MD_OFFSET, EngineError, MDSettings, MLFFEngine, TrainSettings
 from ssic_flows.engines.common.outputs import as_md_settings, as_trajectory
 from ssic_flows.engines.gap.fit import gap_fit_executable
 from ssic_flows.engines.gap.jobs import GAPMDMaker, gap_otf_iteration, gap_prepare_run
@@ -54,7 +54,7 @@ class GAPEngine(MLFFEngine):
             md = reference.md_maker(MDSettings(
                 temperature_K=settings.temperature_K, timestep_fs=settings.timestep_fs,
                 n_steps=stride * (settings.n_seed_frames - 1) or 1, save_every=stride,
-                seed=settings.seed, thermostat=es["thermostat"],
+                seed=settings.seed + SEED_MD_OFFSET, thermostat=es["thermostat"],
                 thermostat_time_fs=es["thermostat_time_fs"])).make(structure)
             md.name = "seed reference md"
             md.update_metadata({"role": "reference_md"})
