@@ -421,3 +421,37 @@ def test_report_section_is_driven_by_the_host_lattice_passed_in():
     sec = analyze_for_report(ps, host, cutoff_cm1=500.0)
     assert list(sec["units"]) == ["PS4"] and sec["rphi"]["cation"] == "Li"
     assert list(sec["rphi"]["maps"]) == ["PS4"]
+
+
+def test_filtered_rho_omega_is_resolved():
+    """Issue 13 item 11: ω of θ low-passed at 5 cm⁻¹ (slow 2 cm⁻¹ swing of ±10°, fast 60 cm⁻¹
+    libration of ±8° removed by the filter) has the sinusoid's analytic spread
+    ω_amp = 2π f A = 3.8e-3 deg/fs; the filter's grid puts ≥ 10 bins across ±ω_amp and
+    recovers std = ω_amp/√2, where the study's 0.005 deg/fs bins put all of it into 2."""
+    from ssic_flows.analysis.tetrahedra.angles import ThetaResult
+    from ssic_flows.analysis.tetrahedra.omega import filtered_omega_grid
+
+    dt, nf, m = 10.0, 8000, 6  # 80 ps, six angles with random phases
+    t = np.arange(nf) * dt
+    rng = np.random.default_rng(3)
+    f_slow, f_fast = (wavenumber_cm1_to_frequency_per_fs(x) for x in (2.0, 60.0))
+    t_c = 1.0 / f_slow
+    t = t[: int(nf // (t_c / dt) * (t_c / dt))]  # whole periods of the slow swing
+    ph = rng.random(m) * 2 * np.pi
+    theta = (109.5 + 10.0 * np.sin(2 * np.pi * f_slow * t[:, None] + ph)
+             + 8.0 * np.sin(2 * np.pi * f_fast * t[:, None] + 2 * ph))
+    th = ThetaResult(theta_deg=theta, times_fs=t, tetrahedron=np.zeros(m, int), angle_slot=np.arange(m),
+                     reference_angle_deg=np.full(m, 109.5), label="PS4", timestep_fs=dt,
+                     filter_cutoff_cm1=None)
+    om = angular_velocity(th, cutoff_cm1=5.0)
+    w_amp = 2 * np.pi * f_slow * 10.0  # deg/fs
+    rho = omega_density(om)
+    (lo, hi), width = filtered_omega_grid(5.0)
+    assert rho.bin_edges[0] == pytest.approx(lo) and np.diff(rho.bin_edges)[0] == pytest.approx(width)
+    assert rho.fraction_outside == 0.0
+    assert np.count_nonzero(np.abs(rho.bin_centers) < w_amp) >= 10
+    c, d = rho.bin_centers, rho.density * width
+    assert np.sqrt(np.sum(d * c**2)) == pytest.approx(w_amp / np.sqrt(2), rel=0.05)
+    old = omega_density(om.omega_deg_per_fs, range_deg_per_fs=(-1.0, 1.0), bin_width_deg_per_fs=0.005)
+    assert np.count_nonzero(old.density) <= 2
+    assert omega_density(angular_velocity(th, cutoff_cm1=None)).bin_edges[-1] == pytest.approx(1.0)

@@ -6,6 +6,15 @@ Units: time in fs, angles in deg, angular velocities in deg/fs, filter cutoffs i
 ω (eq. 5) is the forward difference [θ(t + dt) − θ(t)] / dt of the (optionally low-pass
 filtered, :func:`~ssic_flows.analysis.filters.lowpass_zero_phase`) θ series, with dt the
 spacing of the *stored* frames.
+
+ρ(ω) grid of a filtered ω (:func:`filtered_omega_grid`): a θ(t) low-passed at f_c is
+band-limited, so (Bernstein) |ω| ≤ 2π f_c · max|θ − c| ≤ 2π f_c · 90° (θ ∈ [0°, 180°]):
+the range is that bound (+10 %), and the bin is 2π f_c · Δθ/2, the angular velocity of an
+oscillation at the cutoff whose amplitude is half a θ bin. At 5 cm⁻¹ and Δθ = 1° that is
+4.7 × 10⁻⁴ deg/fs over ±0.093 deg/fs (396 bins): a filtered ω spread of ±0.01 deg/fs, which
+the study's 0.005 deg/fs bins cut into 2–4 bins, spans ~40. The grid depends only on the
+filter and Δθ, so every run of an ensemble shares it (ensemble means and distances need
+one grid).
 """
 
 from __future__ import annotations
@@ -15,11 +24,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ssic_flows.analysis.filters import lowpass_zero_phase
+from ssic_flows.analysis.units import FS_INV_TO_CM_INV
 from ssic_flows.analysis.tetrahedra.angles import ThetaResult
 from ssic_flows.analysis.tetrahedra.detect import TetrahedraError
 
-__all__ = ["AngleDensity", "OmegaResult", "angular_velocity", "filter_theta", "omega_density",
-           "theta_density"]
+__all__ = ["AngleDensity", "OmegaResult", "angular_velocity", "filter_theta", "filtered_omega_grid",
+           "omega_density", "theta_density"]
+
+#: ρ(ω) bin of an unfiltered ω (the study's), deg/fs, over ±1 deg/fs.
+UNFILTERED_OMEGA_BIN_DEG_PER_FS: float = 0.005
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,15 +106,51 @@ def theta_density(
     return _density(v, range_deg[0], range_deg[1], bin_width_deg, "deg")
 
 
+def filtered_omega_grid(cutoff_cm1: float, theta_bin_deg: float = 1.0,
+                        margin: float = 1.1) -> tuple[tuple[float, float], float]:
+    """ρ(ω) grid ``((lo, hi), width)`` in deg/fs for ω of θ low-passed at ``cutoff_cm1``.
+
+    Width 2π f_c · Δθ/2, range ± ``margin`` × 2π f_c · 90° rounded up to whole bins (module
+    docstring: why).
+
+    Examples
+    --------
+    >>> (lo, hi), w = filtered_omega_grid(5.0)
+    >>> round(w, 6), round(hi, 4), int(round((hi - lo) / w))
+    (0.000471, 0.0932, 396)
+    """
+    if not (cutoff_cm1 > 0) or not (theta_bin_deg > 0):
+        raise TetrahedraError(f"need cutoff_cm1 > 0 and theta_bin_deg > 0, got {cutoff_cm1}, {theta_bin_deg}")
+    w_c = 2.0 * np.pi * float(cutoff_cm1) / FS_INV_TO_CM_INV  # rad/fs
+    width = w_c * 0.5 * float(theta_bin_deg)
+    n = int(np.ceil(margin * 90.0 / (0.5 * float(theta_bin_deg)) - 1e-9))
+    return (-n * width, n * width), width
+
+
 def omega_density(
     omega: OmegaResult | np.ndarray,
     *,
-    range_deg_per_fs: tuple[float, float] = (-1.0, 1.0),
-    bin_width_deg_per_fs: float = 0.005,
+    range_deg_per_fs: tuple[float, float] | None = None,
+    bin_width_deg_per_fs: float | None = None,
+    cutoff_cm1: float | None = None,
+    theta_bin_deg: float = 1.0,
 ) -> AngleDensity:
-    """ρ(ω): histogram density of all ω samples, per (deg/fs)."""
+    """ρ(ω): histogram density of all ω samples, per (deg/fs).
+
+    Grid: as given; else, for ω of a filtered θ (``omega.filter_cutoff_cm1`` or
+    ``cutoff_cm1``), :func:`filtered_omega_grid` (so the filtered distribution is resolved);
+    else bins of :data:`UNFILTERED_OMEGA_BIN_DEG_PER_FS` over ±1 deg/fs.
+    """
     v = omega.omega_deg_per_fs if isinstance(omega, OmegaResult) else omega
-    return _density(v, range_deg_per_fs[0], range_deg_per_fs[1], bin_width_deg_per_fs, "deg/fs")
+    if cutoff_cm1 is None and isinstance(omega, OmegaResult):
+        cutoff_cm1 = omega.filter_cutoff_cm1
+    if cutoff_cm1 is not None:
+        rng, width = filtered_omega_grid(cutoff_cm1, theta_bin_deg)
+    else:
+        rng, width = (-1.0, 1.0), UNFILTERED_OMEGA_BIN_DEG_PER_FS
+    rng = rng if range_deg_per_fs is None else range_deg_per_fs
+    width = width if bin_width_deg_per_fs is None else bin_width_deg_per_fs
+    return _density(v, rng[0], rng[1], width, "deg/fs")
 
 
 def filter_theta(theta: ThetaResult, cutoff_cm1: float = 5.0, *, method: str = "fft") -> ThetaResult:

@@ -100,8 +100,9 @@ def analyze_for_report(traj: Trajectory, host: HostLattice | None, *, cutoff_cm1
     For every unit of ``host`` present in ``traj`` (e.g. PS4, GeS4, SbS4, WS4; the I4 units
     of α-AgI, keeping the I–I–I angles that are 70.5° in the ideal lattice, the study's θ):
     ρ(θ) over all angles and frames; ω by eq. 5 from θ(t) low-pass filtered at
-    ``cutoff_cm1`` (zero phase, the study's 5 cm⁻¹) and ρ(ω), plus ρ(ω) of the unfiltered
-    series; θ(t) raw and filtered of ``n_series`` tetrahedra (strided to ≤
+    ``cutoff_cm1`` (zero phase, the study's 5 cm⁻¹) and ρ(ω) on the grid the filter
+    implies (:func:`~ssic_flows.analysis.tetrahedra.omega.filtered_omega_grid`), plus ρ(ω)
+    of the unfiltered series in bins of ``omega_bin_deg_per_fs``; θ(t) raw and filtered of ``n_series`` tetrahedra (strided to ≤
     ``max_series_points``) for plots; ρ(r, ϕ) of the first cation of ``host`` present around
     each polyanion unit. Returns None without ``host`` or when the trajectory has none of
     its units.
@@ -124,8 +125,7 @@ def analyze_for_report(traj: Trajectory, host: HostLattice | None, *, cutoff_cm1
             "n_tetrahedra": idx.n_tetrahedra, "n_angles": int(th.n_series),
             "theta_mean_deg": float(th.theta_deg.mean()), "theta_std_deg": float(th.theta_deg.std()),
             "rho_theta": theta_density(th.theta_deg, bin_width_deg=theta_bin_deg).to_dict(),
-            "rho_omega": omega_density(om.omega_deg_per_fs,
-                                       bin_width_deg_per_fs=omega_bin_deg_per_fs).to_dict(),
+            "rho_omega": omega_density(om, theta_bin_deg=theta_bin_deg).to_dict(),  # filter's grid
             "rho_omega_unfiltered": omega_density(om_raw.omega_deg_per_fs,
                                                   bin_width_deg_per_fs=omega_bin_deg_per_fs).to_dict(),
             "theta_series": {
