@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-__all__ = ["RunProgress", "fmt_pm", "print_summaries"]
+__all__ = ["RunProgress", "calibration_line", "fmt_pm", "print_summaries", "verdict_cell"]
 
 
 class RunProgress:
@@ -53,6 +53,31 @@ class RunProgress:
                                f"{info['name']} ({info.get('role', '?')}, {info['seconds']:.0f} s)")
         elif kind == "done":
             self.progress.update(self.task, total=info["total"], completed=info["done"], current="")
+
+
+_MARKS = {"agrees": "[green]✓[/green]", "differs": "[red]✗[/red]", "inconclusive": "[yellow]?[/yellow]"}
+
+
+def verdict_cell(c: dict) -> str:
+    """``✓ 2.1e-06 ± 4e-06 [6e-06]``: mark, |difference|, uncertainty, tolerance of a verdict row."""
+    v = str(c.get("verdict", ""))
+    if c.get("value") is None:
+        return "– not determined" if v == "not determined" else f"– {v}"
+
+    def g(x):
+        return "n/a" if x is None else f"{x:.2g}"
+    return f"{_MARKS.get(v, v)} {g(c['value'])} ± {g(c.get('uncertainty'))} [{g(c.get('tolerance'))}]"
+
+
+def calibration_line(cal: dict | None) -> str:
+    """The measured false-"differs" rate of the verdicts (two halves of the MLMD seeds)."""
+    if not cal:
+        return "false-\"differs\" rate: not measured"
+    if cal.get("rate") is None:
+        return f"false-\"differs\" rate {cal.get('reason') or 'cannot be measured'}"
+    return (f"measured false-\"differs\" rate: {cal['n_differs']} of {cal['n_tests']} observable "
+            f"tests ({100 * cal['rate']:.1f} %) over {cal['n_splits']} splits of the "
+            f"{cal['n_seeds']} MLMD seeds into two halves")
 
 
 def fmt_pm(st: dict | None, fmt: str = "{:.3g}") -> str:
@@ -111,8 +136,10 @@ def print_summaries(summaries: list[dict], console: Console | None = None) -> No
             console.print(ft)
         comps = s.get("comparisons") or {}
         if comps:
-            vt = Table(title="verdicts: distance (noise floor) per comparison; ✓ agrees within "
-                             "seed-to-seed noise, ✗ differs", title_justify="left")
+            vt = Table(title="verdicts: |difference| ± its 95 % uncertainty [tolerance] per comparison; "
+                             "✓ agrees within tolerance, ✗ differs (Holm, family-wise 5 %), "
+                             "? inconclusive, – not determined", title_justify="left",
+                       caption=calibration_line(s.get("verdict_calibration")), caption_justify="left")
             vt.add_column("observable")
             labels = list(comps)
             for label in labels:
@@ -120,10 +147,7 @@ def print_summaries(summaries: list[dict], console: Console | None = None) -> No
             cells: dict[str, dict[str, str]] = {}
             for label, items in comps.items():
                 for c in items:
-                    ok = c["verdict"].startswith("agrees")
-                    mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
-                    cells.setdefault(c["observable"], {})[label] = (
-                        f"{mark} {c['value']:.2g} ({c['noise_floor']:.2g})")
+                    cells.setdefault(c["observable"], {})[label] = verdict_cell(c)
             for obs in sorted(cells):
                 vt.add_row(obs, *[cells[obs].get(label, "–") for label in labels])
             console.print(vt)

@@ -22,6 +22,8 @@ from typing import Any, Iterable
 
 import yaml
 
+from ssic_flows.analysis.compare import PROCEDURE
+from ssic_flows.display import calibration_line
 from ssic_flows.plots import FIGURES, plot_all
 from ssic_flows.plots.training import beef_label
 
@@ -38,7 +40,7 @@ h3{margin-top:1.5em}
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
 th{background:#f0f4f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.study{background:#fff8e6}.agrees{color:#00734d;font-weight:600}.differs{color:#b00020;font-weight:600}
+.study{background:#fff8e6}.agrees{color:#00734d;font-weight:600}.differs{color:#b00020;font-weight:600}.inconclusive{color:#8a5a00;font-weight:600}
 .inconclusive{color:#8a6d00;font-weight:600}.warn{background:#fff3f3;border-left:4px solid #b00020;padding:.5em 1em}
 .note{color:#555;font-size:.9em}pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.85em}
 figure{display:inline-block;margin:.5em 1em 1em 0;vertical-align:top;max-width:100%}
@@ -286,14 +288,18 @@ def _verdicts(s: dict) -> str:
         rows = []
         for c in items:
             v = str(c.get("verdict", ""))
-            cls = "agrees" if v.startswith("agree") else "differs" if v.startswith("differ") else ""
+            v_shown = f"{v} ({c['reason']})" if v == "not determined" and c.get("reason") else v
             rows.append((c.get("observable", ""), c.get("metric", ""), _fmt(c.get("value")),
-                         _fmt(c.get("noise_floor")), (v, cls)))
+                         _fmt(c.get("noise_floor")), _fmt(c.get("uncertainty")),
+                         _fmt(c.get("tolerance")), _fmt(c.get("p_holm")),
+                         c.get("noise_source", ""), (v_shown, v if v in ("agrees", "differs", "inconclusive") else "")))
         out.append(f"<h3>{_e(label)}</h3>")
-        out.append(_table(("observable", "metric", "value", "noise floor", "verdict"), rows,
-                          ["", "", "num", "num", ""]))
-    out.append("<p class=\"note\">A difference counts only when it exceeds the noise floor: the "
-               "seed-to-seed spread of the MLMD ensemble (or a half-split of single runs).</p>")
+        out.append(_table(("observable", "metric", "|difference|", "noise floor", "95 % uncertainty",
+                           "tolerance", "p (Holm)", "noise from", "verdict"), rows,
+                          ["", "", "num", "num", "num", "num", "num", "", ""]))
+    out.append(f"<p class=\"note\">{_e(PROCEDURE)} Tolerances per observable kind and their "
+               "reasons: <code>ssic_flows.analysis.compare.TOLERANCES</code>.</p>")
+    out.append(f"<p class=\"note\">{_e(calibration_line(s.get('verdict_calibration')))}.</p>")
     return "".join(out)
 
 

@@ -117,7 +117,10 @@ class Results:
         return pd.DataFrame(rows)
 
     def verdicts(self, campaign: str | None = None, material: str | None = None) -> pd.DataFrame:
-        """One row per compared observable: comparison, observable, value, noise floor, verdict."""
+        """One row per compared observable: comparison, observable, value (|difference|),
+        noise_floor, uncertainty, tolerance, p_value, p_holm, noise_source and verdict
+        ("agrees" within tolerance | "differs" | "inconclusive" | "not determined", with reason);
+        the procedure: :mod:`ssic_flows.analysis.compare`."""
         rows = []
         for s in self.summaries(campaign, material):
             for label, items in (s.get("comparisons") or {}).items():

@@ -153,7 +153,14 @@ class StudySummary(_Doc):
                     "sigma_S_cm) → species/pair → {mean, std, sem, n}")
     full_length: dict[str, Any] = Field(default_factory=dict)
     comparisons: dict[str, list[dict[str, Any]]] = Field(
-        default_factory=dict, description="label → [{observable, metric, value, noise_floor, verdict}]")
+        default_factory=dict,
+        description="label → [{observable, metric, value, noise_floor, uncertainty, tolerance, "
+                    "p_value, p_holm, noise_source, verdict: agrees | differs | inconclusive | "
+                    "not determined, reason}] (ssic_flows.analysis.compare)")
+    verdict_calibration: dict[str, Any] = Field(
+        default_factory=dict,
+        description="false-'differs' rate of the verdicts measured on two halves of the MLMD seeds: "
+                    "{rate, n_differs, n_tests, n_splits, n_seeds, reason}")
     force_rmse_meV_A: dict[str, float] = Field(default_factory=dict)
     force_mae_meV_A: dict[str, float] = Field(default_factory=dict)
     ref_force_std_meV_A: dict[str, float] = Field(default_factory=dict)

@@ -13,15 +13,20 @@ def _verdict(res, label, obs):
     return next(c for c in res["comparisons"][label] if c["observable"] == obs)
 
 
-def test_same_process_agrees_and_different_D_differs():
+def test_same_process_never_differs_and_different_D_differs():
     ref = synthetic_run(1.0e-4, seed=1, n_frames=300)
     same = [synthetic_run(1.0e-4, seed=10 + i, n_frames=300) for i in range(4)]
     res = analyze_study(ref, same, mobile=["Li"], analysis_settings=KW)
-    assert _verdict(res, "reference vs mlmd", "D Li")["verdict"] == "agrees within noise"
+    verdicts = {c["observable"]: c["verdict"] for c in res["comparisons"]["reference vs mlmd"]}
+    assert verdicts["D Li"] in ("agrees", "inconclusive")
+    assert "differs" not in verdicts.values()  # one process: no false "differs" here
+    assert set(verdicts.values()) <= {"agrees", "inconclusive", "not determined"}
+    cal = res["verdict_calibration"]  # measured on the 4 MLMD seeds split 2 + 2, 3 ways
+    assert cal["n_seeds"] == 4 and cal["n_splits"] == 3 and cal["rate"] <= 0.05
     fast = [synthetic_run(4.0e-4, seed=20 + i, n_frames=300) for i in range(4)]
     res2 = analyze_study(ref, fast, mobile=["Li"], analysis_settings=KW)
     v = _verdict(res2, "reference vs mlmd", "D Li")
-    assert v["verdict"] == "differs" and v["value"] > v["noise_floor"]
+    assert v["verdict"] == "differs" and v["value"] > v["tolerance"] and v["p_holm"] < 0.05
     # D recovered from the ensemble: 4x the reference within the seed-to-seed scatter
     d_ref = res2["scalars"]["reference"]["D_cm2_s"]["Li"]["mean"]
     d_ml = res2["scalars"]["mlmd"]["D_cm2_s"]["Li"]

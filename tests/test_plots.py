@@ -93,6 +93,7 @@ def build_study(with_tetra: bool = True, with_extras: bool = True) -> tuple[dict
         "mobile_species": res["mobile_species"], "n_mlmd_runs": len(mlmd),
         "n_frames_compared": res["n_frames_compared"], "scalars": res["scalars"],
         "full_length": res["full_length"], "comparisons": res["comparisons"],
+        "verdict_calibration": res["verdict_calibration"],
         "force_rmse_meV_A": fe.rmse_meV_A(), "force_mae_meV_A": {k: v.mae_meV_A for k, v in fe.per_element.items()},
         "training": beef, "hot_training": dict(beef, temperature_K=800.0, beef_max_eV_A=[0.3, 0.08, 0.05, 0.03]),
         "curves": None,

@@ -139,6 +139,11 @@ def test_cli_report_from_store_renders_in_browser(stored_campaign, study, tmp_pa
     for c in summary["comparisons"]["reference vs mlmd"]:
         assert c["observable"] in page
     assert "noise floor" in page and "study (VASP) MLMD" in page
+    # calibrated verdicts: the procedure in words, tolerances, the measured false-"differs" rate
+    assert "Holm" in page and "tolerance" in page and "inconclusive" in page
+    assert "false-&quot;differs&quot; rate" in page or "false-\"differs\" rate" in page
+    assert {c["verdict"] for c in summary["comparisons"]["reference vs mlmd"]} <= {
+        "agrees", "differs", "inconclusive", "not determined"}
     n_img = page.count("<img ")
     assert n_img == len(list((out / "figures").rglob("*.png"))) == 12
     assert len(list((out / "figures").rglob("*.svg"))) == 12

@@ -14,8 +14,10 @@ Choices (stated, since the study is silent):
 - g(r) uses one ``r_max_A`` for all runs: half the smallest perpendicular width among
   the compared cells.
 - Comparisons: reference vs MLMD ensemble; 128 vs 1024 (transfer run vs MLMD ensemble);
-  normal vs hot-retrained MLFF (hot run vs MLMD ensemble). The noise floor is the
-  seed-to-seed spread of the MLMD ensemble (or a half-split when there is one run a side).
+  normal vs hot-retrained MLFF (hot run vs MLMD ensemble), each with the calibrated
+  verdicts of :mod:`ssic_flows.analysis.compare` (seed-to-seed and within-run block noise).
+  ``verdict_calibration`` is their false-"differs" rate measured on two halves of the MLMD
+  seeds (:func:`~ssic_flows.analysis.compare.false_differs_rate`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ssic_flows.analysis.compare import compare_ensembles, half_documents
+from ssic_flows.analysis.compare import block_documents, compare_ensembles, false_differs_rate
 from ssic_flows.analysis.ensemble import ensemble_stats
 from ssic_flows.analysis.geometry import perpendicular_widths_A
 from ssic_flows.analysis.report_json import analyze_trajectory
@@ -86,8 +88,9 @@ def analyze_study(
     -------
     dict with ``documents`` (per role: list of per-run analysis docs), ``ensemble`` (per
     role: elementwise mean/std of every observable), ``scalars`` (per role: mean/std/sem of
-    D, band centre, g(r) peak, σ), ``comparisons`` (per comparison: list of verdicts) and
-    ``full_length`` (per role: scalars of the uncut runs).
+    D, band centre, g(r) peak, σ), ``comparisons`` (per comparison: list of verdicts),
+    ``verdict_calibration`` (measured false-"differs" rate) and ``full_length`` (per role:
+    scalars of the uncut runs).
     """
     if not mlmd:
         raise ValueError("analyze_study needs at least one MLMD trajectory")
@@ -125,6 +128,13 @@ def analyze_study(
                 for t, w in zip(roles[role], whole[role])]
         return cache[role, n]
 
+    block_cache: dict[tuple[str, int], list[list[dict]]] = {}
+
+    def blocks_at(role: str, n: int) -> list[list[dict]]:  # within-run noise of the verdicts
+        if (role, n) not in block_cache:
+            block_cache[role, n] = [block_documents(t[:n], **kw) for t in roles[role]]
+        return block_cache[role, n]
+
     length = {role: min(n_main, min(t.n_frames for t in ts)) for role, ts in roles.items()}
     docs = {role: docs_at(role, n) for role, n in length.items()}
     ensemble = {role: ensemble_stats(ds) if len(ds) > 1 else ds[0] for role, ds in docs.items()}
@@ -138,13 +148,10 @@ def analyze_study(
         if a not in roles:
             continue
         n = min(length[a], length[b])
-        da, db = docs_at(a, n), docs_at(b, n)
-        need_halves = len(da) < 2 and len(db) < 2
-        res = compare_ensembles(
-            da, db,
-            ref_halves=[half_documents(t[:n], **kw) for t in roles[a]] if need_halves else None,
-            test_halves=[half_documents(t[:n], **kw) for t in roles[b]] if need_halves else None)
+        res = compare_ensembles(docs_at(a, n), docs_at(b, n), blocks_at(a, n), blocks_at(b, n))
         comparisons[label] = [dict(c.to_dict(), n_frames=n) for c in res]
+    n = min(length["reference"], length["mlmd"])
+    calibration = dict(false_differs_rate(docs_at("mlmd", n), blocks_at("mlmd", n)), n_frames=n)
     return {
         "mobile_species": mobile,
         "n_frames_compared": int(n_main),
@@ -155,4 +162,5 @@ def analyze_study(
         "scalars": scalars,
         "full_length": {role: scalar_table(v) for role, v in full.items()},
         "comparisons": comparisons,
+        "verdict_calibration": calibration,
     }

@@ -60,6 +60,7 @@ def analyze_study_job(info: dict, reference, mlmd: list, train=None, validation=
         mobile_species=res["mobile_species"], n_mlmd_runs=len(runs),
         n_frames_compared=res["n_frames_compared"], scalars=res["scalars"],
         full_length=res["full_length"], comparisons=res["comparisons"],
+        verdict_calibration=res["verdict_calibration"],
         force_rmse_meV_A=dict(val.rmse_meV_A) if val else {},
         force_mae_meV_A=dict(val.mae_meV_A) if val else {},
         ref_force_std_meV_A=dict(val.ref_force_std_meV_A) if val else {},
