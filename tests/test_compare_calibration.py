@@ -129,3 +129,17 @@ def test_undetermined_D_gets_no_verdict():
     c = compare_ensembles(docs[:2], docs[2:])[0]
     assert c.verdict == NOT_DETERMINED and c.value is None and c.p_value is None
     assert "1 of 4" in c.reason
+
+
+def test_block_without_a_section_contributes_no_block_noise():
+    """A short block whose document lacks a section (e.g. no tetrahedra) must not break the
+    comparison: its within-run term is skipped and the seed-to-seed estimate is used."""
+    rng = np.random.default_rng(3)
+    x = np.linspace(0, 1, 20)
+
+    def doc():
+        return {"distributions": {"rho": {"x": x.tolist(), "density": (1 + 0.05 * rng.normal(size=20)).tolist()}}}
+    ref, test = [doc() for _ in range(3)], [doc() for _ in range(3)]
+    c = compare_ensembles(ref, test, [[{}, {}]] * 3, [[{}, {}]] * 3)[0]
+    assert c.observable == "distributions rho" and c.noise_source == "seed-to-seed"
+    assert c.verdict == AGREES  # 5 % noise on a flat density: JS distance ≪ 0.1

@@ -197,6 +197,14 @@ def _specs(doc: dict) -> dict[str, _Spec]:
     return out
 
 
+def _get_or_none(spec: _Spec, doc: dict) -> tuple[np.ndarray | None, tuple]:
+    """``spec.get(doc)``, or (None, ()) where a (short block's) document lacks the section."""
+    try:
+        return spec.get(doc)
+    except (KeyError, TypeError, StopIteration):
+        return None, ()
+
+
 def _find_distributions(node, path: str):
     if isinstance(node, dict):
         if "density" in node and any(a in node for a in _DIST_AXES):
@@ -330,7 +338,7 @@ def _one(name: str, spec: _Spec, ref: list[dict], test: list[dict], ref_blocks, 
         per = []
         for i in range(len(side_docs)):
             bl = (side_blocks or [None] * len(side_docs))[i] or []
-            vals = [spec.get(b) for b in bl]
+            vals = [_get_or_none(spec, b) for b in bl]
             al = [None if v is None else _align_block(v, ax, axes) for v, ax in vals]
             per.append(al if al and all(a is not None and a.shape == runs[0][0].shape for a in al) else None)
         blocks.append(per)
