@@ -136,7 +136,7 @@ def print_summaries(summaries: list[dict], console: Console | None = None) -> No
             console.print(ft)
         comps = s.get("comparisons") or {}
         if comps:
-            vt = Table(title="verdicts: |difference| ± its 95 % uncertainty [tolerance] per comparison; "
+            vt = Table(title="verdicts: |difference| ± its 95 % uncertainty \\[tolerance] per comparison; "
                              "✓ agrees within tolerance, ✗ differs (Holm, family-wise 5 %), "
                              "? inconclusive, – not determined", title_justify="left",
                        caption=calibration_line(s.get("verdict_calibration")), caption_justify="left")
