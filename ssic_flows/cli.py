@@ -167,17 +167,21 @@ def analyze_cmd(
     fmt: str = typer.Option("auto", "--format", help="auto | xdatcar | vasprun | extxyz | traj | cp2k | npz"),
     timestep_fs: Optional[float] = typer.Option(None, "--timestep-fs", help="time between frames, fs (if the file has none)"),
     species: Optional[list[str]] = typer.Option(None, "--species", help="mobile species (repeatable)"),
+    equilibration_ps: float = typer.Option(0.0, "--equilibration-ps",
+                                           help="ps cut from the start before analysis (default 0: the file as given)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the JSON document here"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="write one PNG per observable here"),
 ) -> None:
     """Every applicable observable of one trajectory."""
     from ssic_flows.analysis.readers import read_trajectory
     from ssic_flows.analysis.report_json import analyze_trajectory, write_json
+    from ssic_flows.analysis.study import equilibrated
     from ssic_flows.analysis.trajectory import TrajectoryError
     from ssic_flows.materials import analysis_inputs
 
     try:
         traj = read_trajectory(trajectory, format=fmt, timestep_fs=timestep_fs)
+        traj = equilibrated(traj, equilibration_ps)
         doc = analyze_trajectory(traj, species=species or None,
                                  **analysis_inputs(None, traj.species))
     except (TrajectoryError, ValueError, OSError) as exc:
@@ -186,7 +190,7 @@ def analyze_cmd(
         write_json(doc, json_out)
         typer.echo(f"wrote {json_out}")
     else:
-        keys = ("D_cm2_s", "D_final_cm2_s", "band_center_cm-1", "gr_first_peak_A")
+        keys = ("D_cm2_s", "D_final_cm2_s", "D_status", "band_center_cm-1", "gr_first_peak_A")
         typer.echo(json.dumps({k: doc.get(k) for k in keys}, indent=1))
     if plot:
         from ssic_flows.analysis.quickplots import plot_analysis

@@ -81,7 +81,10 @@ def calibration_line(cal: dict | None) -> str:
 
 
 def fmt_pm(st: dict | None, fmt: str = "{:.3g}") -> str:
-    """``mean ± std`` (n) from a stats dict."""
+    """``mean ± std`` (n) from a stats dict; "not determined (why)" where the runs could not
+    determine it (a D from a non-diffusive MSD, its σ)."""
+    if st and st.get("status"):
+        return f"not determined ({st['status']})"
     if not st or st.get("mean") is None:
         return "–"
     s = fmt.format(st["mean"])
@@ -101,11 +104,16 @@ def print_summaries(summaries: list[dict], console: Console | None = None) -> No
                  f"{(s.get('reference_engine') or {}).get('engine')}"
                  f"{' (stands in for DFT)' if (s.get('reference_engine') or {}).get('stands_in_for_dft') else ''}"
                  f", MLFF: {(s.get('mlff_engine') or {}).get('engine')}")
-        t = Table(title=title, title_justify="left")
+        t = Table(title=title, title_justify="left",
+                  caption=f"full runs after {s.get('equilibration_ps', 0):g} ps equilibration "
+                          "(mean ± std over runs); verdicts below compare runs cut to a common length",
+                  caption_justify="left")
         t.add_column("observable")
         for r in roles:
             t.add_column(r + (f" (n={s.get('n_mlmd_runs')})" if r == "mlmd" else ""))
-        for key, label in (("D_cm2_s", "D {} [cm²/s]"), ("D_final_cm2_s", "D_final {} [cm²/s] (eq. 7)"),
+        for key, label in (("D_cm2_s", "D {} [cm²/s] (fit 10–60 %)"),
+                           ("D_final_cm2_s", "D {} [cm²/s] (eq. 7, study's)"),
+                           ("sigma_S_cm", "σ {} [S/cm] (Nernst–Einstein)"),
                            ("band_center_cm-1", "band centre {} [cm⁻¹]"),
                            ("gr_first_peak_A", "g(r) peak {} [Å]")):
             names = sorted({n for r in roles for n in (sc[r].get(key) or {})})
@@ -113,7 +121,7 @@ def print_summaries(summaries: list[dict], console: Console | None = None) -> No
                 names = [n for n in names if "-".join(reversed(n.split("-"))) not in names
                          or n <= "-".join(reversed(n.split("-")))]
             for n in names:
-                fmt = "{:.3g}" if key.startswith("D") else "{:.2f}"
+                fmt = "{:.3g}" if key.startswith(("D", "sigma")) else "{:.2f}"
                 t.add_row(label.format(n), *[fmt_pm((sc[r].get(key) or {}).get(n), fmt) for r in roles])
         console.print(t)
         tr = s.get("training") or {}

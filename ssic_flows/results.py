@@ -101,8 +101,23 @@ class Results:
 
     def diffusion(self, campaign: str | None = None, material: str | None = None,
                   role: str | None = None) -> pd.DataFrame:
-        """D (cm²/s, fit over the diffusive regime) per study, role and species."""
-        return self.scalar("D_cm2_s", campaign, material, role).rename(
+        """D (cm²/s) per study, role and species: the fit over the diffusive regime and the
+        study's eq. 7 (``D_eq7_cm2_s``), over the full runs after equilibration.
+
+        Where the runs' MSD is not diffusive, D is missing (None/NaN) and ``D_status`` reads
+        "not determined (<reason>)"; otherwise ``D_status`` is "determined".
+        """
+        df = self.scalar("D_cm2_s", campaign, material, role)
+        if df.empty:
+            return df
+        eq7 = self.scalar("D_final_cm2_s", campaign, material, role)
+        keys = ["study", "role", "name"]
+        if not eq7.empty:
+            df = df.merge(eq7[keys + ["mean"]].rename(columns={"mean": "D_eq7_cm2_s"}), on=keys, how="left")
+        status = df["status"] if "status" in df else pd.Series([None] * len(df), index=df.index)
+        df["D_status"] = [f"not determined ({s})" if isinstance(s, str) and s else "determined"
+                          for s in status]
+        return df.drop(columns=[c for c in ("status",) if c in df]).rename(
             columns={"name": "species", "mean": "D_cm2_s", "std": "D_std_cm2_s",
                      "sem": "D_sem_cm2_s"})
 

@@ -151,7 +151,13 @@ class StudySummary(_Doc):
         default_factory=dict,
         description="role → key (D_cm2_s, D_final_cm2_s, band_center_cm-1, gr_first_peak_A, "
                     "sigma_S_cm) → species/pair → {mean, std, sem, n}")
-    full_length: dict[str, Any] = Field(default_factory=dict)
+    equilibration_ps: float = Field(0.0, description="ps cut from the start of every run before analysis")
+    scalars_basis: str = Field("", description="what ``scalars`` are computed over (full runs after "
+                                                "equilibration)")
+    scalars_compared: dict[str, Any] = Field(
+        default_factory=dict,
+        description="comparison label → n_frames and, per role, the scalars of the runs cut to that "
+                    "common length (what the verdicts compare)")
     comparisons: dict[str, list[dict[str, Any]]] = Field(
         default_factory=dict,
         description="label → [{observable, metric, value, noise_floor, uncertainty, tolerance, "

@@ -38,10 +38,15 @@ def test_short_transfer_run_does_not_truncate_reference_vs_mlmd():
     mlmd = [synthetic_run(1.0e-4, seed=10 + i, n_frames=240) for i in range(2)]
     transfer = synthetic_run(1.0e-4, seed=30, n_frames=60)
     res = analyze_study(ref, mlmd, mobile=["Li"], transfer=transfer, analysis_settings=KW)
-    assert res["n_frames_by_role"] == {"reference": 200, "mlmd": 200, "transfer": 60}
+    # values per role from the full runs; only the verdicts cut to a common length
+    assert res["n_frames_by_role"] == {"reference": 200, "mlmd": 240, "transfer": 60}
+    assert [d["n_frames"] for d in res["documents"]["mlmd"]] == [240, 240]
     assert {c["n_frames"] for c in res["comparisons"]["reference vs mlmd"]} == {200}
     assert {c["n_frames"] for c in res["comparisons"]["transfer vs mlmd"]} == {60}
-    assert res["full_length"]["mlmd"]["D_cm2_s"]["Li"]["n"] == 2
+    cut = res["scalars_compared"]["reference vs mlmd"]
+    assert cut["n_frames"] == 200 and set(cut) == {"n_frames", "reference", "mlmd"}
+    assert res["scalars"]["mlmd"]["gr_first_peak_A"] != cut["mlmd"]["gr_first_peak_A"]
+    assert res["scalars_basis"].startswith("full runs after 0 ps equilibration")
 
 
 def test_runs_of_equal_length_are_analysed_once(monkeypatch):
@@ -61,3 +66,31 @@ def test_runs_of_equal_length_are_analysed_once(monkeypatch):
     res = analyze_study(ref, mlmd, mobile=["Li"], analysis_settings=KW)
     assert calls.count(ref.n_frames) == 3 and len(calls) == 3  # once per run, not twice
     assert res["documents"]["mlmd"][0]["n_frames"] == ref.n_frames
+
+
+def test_equilibration_is_cut_from_every_run_before_analysis():
+    """A start-up transient (every Li flying off its built site at 0.08 Å/fs for 0.1 ps)
+    biases D unless the first equilibration_ps is cut; cut, D is the walkers' own."""
+    import numpy as np
+
+    def with_transient(tr, n0=50):
+        x = tr.unwrapped()
+        li = tr.indices("Li")
+        rng = np.random.default_rng(7)
+        v = rng.normal(size=(li.size, 3))
+        v *= 0.08 / np.linalg.norm(v, axis=1, keepdims=True)
+        ramp = np.minimum(np.arange(tr.n_frames), n0)[:, None, None] * tr.timestep_fs
+        x[:, li] += ramp * v[None]
+        return tr.replace(positions=np.mod(x, np.diag(tr.cells[0])))
+
+    D = 1.0e-4
+    ref = with_transient(synthetic_run(D, seed=1, n_frames=400))
+    mlmd = [with_transient(synthetic_run(D, seed=10 + i, n_frames=400)) for i in range(2)]
+    raw = analyze_study(ref, mlmd, mobile=["Li"], analysis_settings=KW)
+    cut = analyze_study(ref, mlmd, mobile=["Li"], analysis_settings=KW, equilibration_ps=0.1)
+    assert cut["equilibration_ps"] == 0.1
+    assert all(d["n_frames"] == 350 for ds in cut["documents"].values() for d in ds)
+    d_cut = cut["scalars"]["mlmd"]["D_cm2_s"]["Li"]
+    assert d_cut["mean"] is not None and abs(d_cut["mean"] - D) < 0.3 * D
+    d_raw = raw["scalars"]["mlmd"]["D_cm2_s"]["Li"]
+    assert d_raw.get("status") or abs(d_raw["mean"] - D) > 0.5 * D  # the transient is not D

@@ -77,7 +77,9 @@ def test_study_rows_quote_yaml_and_our_scalars(study):
     rv = load_reference_values()
     rows = {r["observable"]: r for r in study_comparison_rows(summary, rv)}  # material lgps
     assert rows["D(Li)"]["study_aimd"] == rv["LGPS"]["D_Li_cm2_s"]["AIMD"] == 5.33e-6
-    assert rows["D(Li)"]["ours_mlmd"] == summary["scalars"]["mlmd"]["D_cm2_s"]["Li"]
+    # beside the study's eq. 7 values, ours are eq. 7 too
+    assert rows["D(Li)"]["ours_mlmd"] == summary["scalars"]["mlmd"]["D_final_cm2_s"]["Li"]
+    assert "eq. 7" in rows["D(Li)"]["unit"]
     assert rows["force RMSE S (MLFF vs reference)"]["ours_mlmd"] == summary["force_rmse_meV_A"]["S"]
     assert rows["force RMSE Ge (MLFF vs reference)"]["ours_mlmd"] is None  # no Ge in this system
     doped = {r["observable"]: r for r in study_comparison_rows(dict(summary, material="na3sbs4-w"), rv)}
@@ -183,3 +185,23 @@ def test_gap_estimate_is_labelled_a_proxy_and_derived_velocities_are_marked():
     assert _velocity_source(derived, "reference").startswith("derived from positions")
     assert _velocity_source(derived, "mlmd") == "engine"
     assert _velocity_source({}, "mlmd") == "not recorded"
+
+
+def test_undetermined_D_is_said_with_its_reason_and_never_averaged():
+    """A D some run could not determine (non-diffusive MSD) gets no number anywhere: the
+    scalar table carries the reason, the terminal and HTML tables print it."""
+    from ssic_flows.analysis.study import scalar_table
+    from ssic_flows.display import fmt_pm
+    from ssic_flows.report import _fmt
+
+    why = "ballistic MSD over 0.24 ps (half-window slopes differ 2.10×); needs ≥ 1.4 ps"
+    bad = {"D_cm2_s": {"Ag": None}, "D_final_cm2_s": {"Ag": None}, "sigma_S_cm": {"Ag": None},
+           "D_status": {"Ag": why}}
+    good = {"D_cm2_s": {"Ag": 2e-5}, "D_final_cm2_s": {"Ag": 2.2e-5}, "sigma_S_cm": {"Ag": 0.1},
+            "D_status": {"Ag": "diffusive"}}
+    t = scalar_table([bad, good])
+    for key in ("D_cm2_s", "D_final_cm2_s", "sigma_S_cm"):
+        assert t[key]["Ag"]["mean"] is None and t[key]["Ag"]["status"] == f"in 1 of 2 runs: {why}"
+    assert scalar_table([good, good])["D_cm2_s"]["Ag"]["mean"] == 2e-5
+    assert fmt_pm(t["D_cm2_s"]["Ag"]) == f"not determined (in 1 of 2 runs: {why})"
+    assert _fmt(scalar_table([bad])["D_final_cm2_s"]["Ag"]) == f"not determined ({why})"

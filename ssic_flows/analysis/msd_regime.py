@@ -119,6 +119,9 @@ def classify_msd(t_fs: np.ndarray, msd_A2: np.ndarray, n_atoms: int,
     lo, hi = window
     ps = tmax / 1000.0
     if growth <= plateau:
+        if plateau <= 0:
+            return MSDRegime("not diffusing", f"not diffusing over {ps:.3g} ps: the MSD does not "
+                                              "grow (a static species)", None, tsd)
         bound = plateau / (2 * dim * span) * A2_PER_FS_TO_CM2_PER_S
         return MSDRegime("not diffusing",
                          f"not diffusing over {ps:.3g} ps: MSD grows {max(growth, 0.0):.2g} Å² over "

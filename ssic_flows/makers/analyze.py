@@ -46,6 +46,7 @@ def analyze_study_job(info: dict, reference, mlmd: list, train=None, validation=
                         mobile=[mobile] if isinstance(mobile, str) else mobile,
                         transfer=None if tr is None else tr.trajectory,
                         hot=None if hot_md is None else [hot_md.trajectory],
+                        equilibration_ps=float(info.get("equilibration_ps") or 0.0),
                         **analysis_inputs(info.get("material"), ref.trajectory.species))
     curves = {k: res[k] for k in ("documents", "ensemble")}
     curves["beef"] = _train_summary(trn)
@@ -59,7 +60,8 @@ def analyze_study_job(info: dict, reference, mlmd: list, train=None, validation=
         mlff_engine=runs[0].provenance.model_dump() if runs else {},
         mobile_species=res["mobile_species"], n_mlmd_runs=len(runs),
         n_frames_compared=res["n_frames_compared"], scalars=res["scalars"],
-        full_length=res["full_length"], comparisons=res["comparisons"],
+        equilibration_ps=res["equilibration_ps"], scalars_basis=res["scalars_basis"],
+        scalars_compared=res["scalars_compared"], comparisons=res["comparisons"],
         verdict_calibration=res["verdict_calibration"],
         force_rmse_meV_A=dict(val.rmse_meV_A) if val else {},
         force_mae_meV_A=dict(val.mae_meV_A) if val else {},

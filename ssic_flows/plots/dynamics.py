@@ -20,6 +20,8 @@ __all__ = ["plot_msd", "plot_vanhove"]
 
 
 def _fmt_D(st) -> str:
+    if isinstance(st, dict) and st.get("status"):  # a non-diffusive MSD: no D to quote
+        return "D not determined"
     if not isinstance(st, dict) or st.get("mean") is None:
         return ""
     s = f"D = {st['mean']:.2e}"
