@@ -308,3 +308,21 @@ def test_ssic_mlff_fit_and_predict_on_a_users_frames(tmp_path):
     r = ssic("mlff", "fit", tmp_path / "bare.extxyz", "--out", tmp_path / "m2")
     assert r.returncode == 2 and "no energy or no forces" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "m2").exists()
+
+
+def test_smoothness_prior_shrinks_rough_functions_most():
+    from pyace import ACEBBasisSet
+
+    from ssic_flows.engines.ace.basis import basis_config
+    from ssic_flows.engines.ace.design import smoothness_weights
+
+    b = ACEBBasisSet(basis_config(["Au", "Cu"], dict(BASIS_LADDER[1])))
+    w0, w2 = smoothness_weights(b, 0.0), smoothness_weights(b, 2.0)
+    assert np.all(w0 == 1.0) and len(w2) == DesignEvaluator(b).n_coef
+    f = [f for br1, br in zip(b.basis_rank1, b.basis) for f in list(br1) + list(br)]
+    k_lo = min(range(len(f)), key=lambda k: sum(f[k].ns) + sum(f[k].ls))
+    k_hi = max(range(len(f)), key=lambda k: sum(n * n for n in f[k].ns) + sum(l * l for l in f[k].ls))
+    assert w2[k_hi] > 10 * w2[k_lo]
+    # the fit accepts it and still recovers EMT forces
+    fit = fit_ace(_emt_frames(15), {"basis": "tiny", "smoothness_power": 1.0})
+    assert max(fit.info["train_force_rmse_meV_A"].values()) < 100

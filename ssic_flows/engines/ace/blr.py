@@ -116,7 +116,8 @@ def _eliminate_free(acc: NormalEquations, n_free: int):
 
 def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
                  alpha_0: float | None = None, lam_0: float = 1.0,
-                 n_free: int = 0, fixed: tuple[float, float] | None = None) -> Posterior:
+                 n_free: int = 0, fixed: tuple[float, float] | None = None,
+                 prior_shape: np.ndarray | None = None) -> Posterior:
     """Maximise the evidence over (α, λ) and return the posterior (see module docstring).
 
     The columns are scaled to unit weighted RMS; columns that are zero in every row (basis
@@ -124,7 +125,9 @@ def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
     ``n_free`` columns (e.g. per-element reference energies) have a flat prior: they are
     minimised out exactly, the posterior covers the other columns (marginalised over them)
     and their values are in ``Posterior.free`` (minimum-norm where the data leave them
-    undetermined). ``fixed=(alpha, lam)`` skips the evidence iteration (e.g. to refit a
+    undetermined). ``prior_shape`` (P,): relative prior precisions of the penalised columns
+    (e.g. a smoothness prior growing with radial and angular indices): the prior becomes
+    c_k ~ N(0, 1/(λ · shape_k)) in RMS-scaled units. ``fixed=(alpha, lam)`` skips the evidence iteration (e.g. to refit a
     cross-validation fold with the full data's hyperparameters).
     """
     G0, b0, yty, n, solve_free = _eliminate_free(acc, int(n_free))
@@ -134,6 +137,8 @@ def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
     diag = np.diag(G0).copy()
     scale = np.sqrt(np.clip(diag, 0.0, None) / max(n, 1))
     scale[scale <= 0] = 1.0
+    if prior_shape is not None:
+        scale = scale * np.sqrt(np.asarray(prior_shape, dtype=float))
     G = G0 / np.outer(scale, scale)
     b = b0 / scale
     evals, V = np.linalg.eigh(G)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DesignEvaluator", "FrameRows", "function_offsets"]
+__all__ = ["DesignEvaluator", "FrameRows", "function_offsets", "smoothness_weights"]
 
 
 def function_offsets(basis) -> tuple[int, list[int]]:
@@ -36,6 +36,18 @@ def function_offsets(basis) -> tuple[int, list[int]]:
         shift.append(n)
         n += len(br1) + len(br)
     return n, shift
+
+
+def smoothness_weights(basis, power: float) -> np.ndarray:
+    """Relative prior precision of every coefficient, (1 + Σ_t (n_t² + l_t²))^power over the
+    radial (n) and angular (l) indices of the function's factors: an algebraic smoothness
+    prior (as in ACEpotentials.jl) that shrinks rough, high-index functions most, so the
+    model extrapolates gently where there is no data. power 0 → all ones."""
+    w = []
+    for br1, br in zip(basis.basis_rank1, basis.basis):
+        for f in list(br1) + list(br):
+            w.append((1.0 + sum(n * n for n in f.ns) + sum(l * l for l in f.ls)) ** power)
+    return np.asarray(w, dtype=float)
 
 
 @dataclass

@@ -42,7 +42,7 @@ from ssic_flows.engines.ace.basis import (
     BASIS_LADDER, basis_config, basis_size_for, min_pair_distances_A,
 )
 from ssic_flows.engines.ace.blr import NormalEquations, fit_evidence
-from ssic_flows.engines.ace.design import DesignEvaluator
+from ssic_flows.engines.ace.design import DesignEvaluator, smoothness_weights
 from ssic_flows.engines.ace.model import AceModel
 
 __all__ = ["DEFAULT_FIT_SETTINGS", "fit_ace", "frame_labels"]
@@ -56,6 +56,7 @@ DEFAULT_FIT_SETTINGS: dict[str, Any] = {
     "sigma_energy_eV_atom": 0.002,
     "sigma_force_eV_A": 0.05,
     "sigma_stress_eV_A3": 0.003,
+    "smoothness_power": 0.0,         # algebraic smoothness prior exponent (0 = off)
     "cv_folds": 5,                   # blocked cross-validation folds for the predictive noise
     "r_in_fraction": 0.6,            # ZBL below this fraction of the shortest pair distance
     "dcut_in_A": 0.2,
@@ -90,7 +91,7 @@ def frame_labels(atoms) -> tuple[float, np.ndarray, np.ndarray | None]:
     return float(e), np.asarray(f, dtype=float).reshape(len(atoms), 3), s
 
 
-def _cv_force_errors(acc, folds, fold_of, post, rows, labels, frames, n_el):
+def _cv_force_errors(acc, folds, fold_of, post, rows, labels, frames, n_el, shape):
     """Blocked cross-validation force errors: each block of consecutive frames predicted by
     the fit to the others (same α, λ). Returns (element per component, error per component)
     or (None, None) without folds."""
@@ -98,7 +99,8 @@ def _cv_force_errors(acc, folds, fold_of, post, rows, labels, frames, n_el):
         return None, None
     sym, err = [], []
     for k, fold in enumerate(folds):
-        pk = fit_evidence(acc - fold, n_free=n_el, fixed=(post.alpha, post.lam))
+        pk = fit_evidence(acc - fold, n_free=n_el, fixed=(post.alpha, post.lam),
+                          prior_shape=shape)
         for i in np.flatnonzero(fold_of == k):
             r, lab = rows[i], labels[i]
             d = r.forces @ pk.mean + r.core_forces_eV_A - lab[1]
@@ -167,8 +169,9 @@ def fit_ace(frames: list, settings: dict | None = None, elements: list[str] | No
             acc.add(X, y, w)
             if k_folds:
                 folds[fold_of[i]].add(X, y, w)
-    post = fit_evidence(acc, n_free=n_el)
-    cv = _cv_force_errors(acc, folds, fold_of, post, rows, labels, frames, n_el)
+    shape = smoothness_weights(basis, float(s["smoothness_power"]))
+    post = fit_evidence(acc, n_free=n_el, prior_shape=shape)
+    cv = _cv_force_errors(acc, folds, fold_of, post, rows, labels, frames, n_el, shape)
     e0_vec = post.free
     e0 = {e: float(v) for e, v in zip(els, e0_vec)}
 
