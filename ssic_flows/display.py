@@ -80,11 +80,20 @@ def calibration_line(cal: dict | None) -> str:
             f"{cal['n_seeds']} MLMD seeds into two halves")
 
 
+def _short(reason: str) -> str:
+    """A terminal-width reason: "ballistic MSD over 0.2 ps (...); needs ≥ 1.2 ps" → "ballistic
+    MSD; needs ≥ 1.2 ps" (the report and JSON keep the whole line)."""
+    runs, _, rest = reason.rpartition("runs: ")
+    head = rest.split(" over ")[0].split(":")[0]
+    need = next((p.strip() for p in rest.split(";")[1:] if "needs" in p), "")
+    return (f"{runs.removeprefix('in ').strip()} runs: " if runs else "") + head + (f"; {need}" if need else "")
+
+
 def fmt_pm(st: dict | None, fmt: str = "{:.3g}") -> str:
     """``mean ± std`` (n) from a stats dict; "not determined (why)" where the runs could not
     determine it (a D from a non-diffusive MSD, its σ)."""
     if st and st.get("status"):
-        return f"not determined ({st['status']})"
+        return f"not determined ({_short(st['status'])})"
     if not st or st.get("mean") is None:
         return "–"
     s = fmt.format(st["mean"])

@@ -203,5 +203,5 @@ def test_undetermined_D_is_said_with_its_reason_and_never_averaged():
     for key in ("D_cm2_s", "D_final_cm2_s", "sigma_S_cm"):
         assert t[key]["Ag"]["mean"] is None and t[key]["Ag"]["status"] == f"in 1 of 2 runs: {why}"
     assert scalar_table([good, good])["D_cm2_s"]["Ag"]["mean"] == 2e-5
-    assert fmt_pm(t["D_cm2_s"]["Ag"]) == f"not determined (in 1 of 2 runs: {why})"
+    assert fmt_pm(t["D_cm2_s"]["Ag"]) == "not determined (1 of 2 runs: ballistic MSD; needs ≥ 1.4 ps)"
     assert _fmt(scalar_table([bad])["D_final_cm2_s"]["Ag"]) == f"not determined ({why})"
