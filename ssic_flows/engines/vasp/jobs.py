@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from atomate2.utils.path import strip_hostname
 from jobflow import Flow, Maker, Response, job
 
 from ssic_flows.analysis.trajectory import Trajectory
@@ -55,7 +56,7 @@ def collect_vasp_md(dir_names: list[str], md: dict, engine_settings: dict,
     parts = []
     step0 = 0
     for d in dir_names:
-        t = read_vasprun_trajectory(str(d).split(":", 1)[-1], timestep_fs=mds.timestep_fs,
+        t = read_vasprun_trajectory(strip_hostname(str(d)), timestep_fs=mds.timestep_fs,
                                     first_step=step0, stride=stride)
         parts.append(t)
         step0 = int(t.steps[-1]) + stride
@@ -65,7 +66,7 @@ def collect_vasp_md(dir_names: list[str], md: dict, engine_settings: dict,
         timestep_fs=mds.timestep_fs * mds.save_every,
         metadata={"engine": "vasp", "temperature_K": mds.temperature_K, "seed": mds.seed,
                   "thermostat": mds.thermostat})
-    version = vasp_version(Path(str(dir_names[-1]).split(":", 1)[-1]))
+    version = vasp_version(Path(strip_hostname(str(dir_names[-1]))))
     return as_job_output(MDOutput(
         provenance=_provenance(engine_settings, version),
         formula=formula or traj.to_structure(0).composition.reduced_formula,
@@ -166,7 +167,7 @@ def collect_vasp_static(frames, dir_names: list[str], engine_settings: dict,
     frames = as_trajectory(frames, "VASP single points")
     energies, forces = [], []
     for d in dir_names:
-        t = read_vasprun_trajectory(str(d).split(":", 1)[-1], timestep_fs=1.0)
+        t = read_vasprun_trajectory(strip_hostname(str(d)), timestep_fs=1.0)
         if t.species != frames.species:
             raise EngineError(f"{d}: atom order {t.species} differs from the frames' "
                               f"{frames.species}")
@@ -174,7 +175,7 @@ def collect_vasp_static(frames, dir_names: list[str], engine_settings: dict,
         forces.append(t.forces[-1])
     out = frames.replace(forces=np.stack(forces), energies=np.array(energies),
                          metadata=dict(frames.metadata, labelled_by="vasp"))
-    version = vasp_version(Path(str(dir_names[-1]).split(":", 1)[-1]))
+    version = vasp_version(Path(strip_hostname(str(dir_names[-1]))))
     return as_job_output(StaticOutput(
         provenance=_provenance(engine_settings, version), n_structures=out.n_frames,
         energies_eV=energies, forces=out,

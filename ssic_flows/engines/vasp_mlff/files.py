@@ -8,6 +8,8 @@ import gzip
 import shutil
 from pathlib import Path
 
+from atomate2.utils.path import strip_hostname
+
 from ssic_flows.engines.base import EngineError
 from ssic_flows.engines.vasp_mlff.sets import ML_MODES
 
@@ -57,12 +59,12 @@ def stage_ml_files(dest: str | Path, mode: str, *, prev_dir: str | Path | None =
     if mode not in ML_MODES:
         raise EngineError(f"ML_MODE must be one of {ML_MODES}, got {mode!r}")
     dest = Path(dest)
-    prev = Path(str(prev_dir).split(":", 1)[-1]) if prev_dir else None
+    prev = Path(strip_hostname(str(prev_dir))) if prev_dir else None
     target, explicit, from_prev = (("ML_FF", ml_ff, "ML_FFN") if mode == "run"
                                    else ("ML_AB", ml_ab, "ML_ABN"))
     src = None
     if explicit:
-        src = existing_file(Path(str(explicit).split(":", 1)[-1]))
+        src = existing_file(Path(strip_hostname(str(explicit))))
         if src is None:
             raise EngineError(f"{target} source {explicit} does not exist")
     elif prev is not None:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from atomate2.utils.path import strip_hostname
 from atomate2.vasp.jobs.base import BaseVaspMaker, vasp_job
 from atomate2.vasp.jobs.md import MDMaker
 from jobflow import Flow, Maker, Response, job
@@ -63,7 +64,7 @@ def collect_vasp_mlff_training(train_dirs: list[str], refit_dir: str, settings: 
     offset = 0
     n_abinitio = 0
     for d in train_dirs:
-        d = Path(str(d).split(":", 1)[-1])
+        d = Path(strip_hostname(str(d)))
         log = read_ml_logfile(d / "ML_LOGFILE")
         b = log["beef"]
         steps += [int(s) + offset for s in b["nstep"]]
@@ -72,9 +73,9 @@ def collect_vasp_mlff_training(train_dirs: list[str], refit_dir: str, settings: 
         if len(b["nstep"]):
             offset += int(b["nstep"].max())
         n_abinitio += log["n_abinitio"]
-    last = Path(str(train_dirs[-1]).split(":", 1)[-1])
+    last = Path(strip_hostname(str(train_dirs[-1])))
     header = read_ml_ab_header(existing_file(last / "ML_ABN") or last / "ML_ABN")
-    refit = Path(str(refit_dir).split(":", 1)[-1])
+    refit = Path(strip_hostname(str(refit_dir)))
     ffn = existing_file(refit / "ML_FFN")
     if ffn is None:
         raise EngineError(f"{refit}: refit produced no ML_FFN; check {refit}/ML_LOGFILE")
