@@ -46,8 +46,9 @@ def test_summary_is_physical(finished):
     assert s["mobile_species"] == ["Ag"]
     for role in ("reference", "mlmd"):
         d = s["scalars"][role]["D_cm2_s"]["Ag"]
-        assert d["mean"] > 0, role  # Ag+ moves in alpha-AgI at 500 K
-    assert s["scalars"]["mlmd"]["D_cm2_s"]["Ag"]["n"] == 2
+        # 0.2 ps test runs: the MSD is still ballistic, so no D, the reason instead
+        assert (d["mean"] is None and "needs ≥" in d["status"]) or d["mean"] > 0, role
+    assert s["equilibration_ps"] == 0.04 and s["scalars_basis"].startswith("full runs")
     # force errors finite and below the spread of the reference forces
     for el in ("Ag", "I"):
         rmse = s["force_rmse_meV_A"][el]
@@ -66,7 +67,9 @@ def test_summary_is_physical(finished):
     # training curve and the tidy query API
     assert len(s["training"]["beef_max_eV_A"]) >= 1
     df = res.diffusion(campaign="ci", role="mlmd")
-    assert set(df["species"]) == {"Ag", "I"} and (df["D_cm2_s"] > 0).all()
+    assert set(df["species"]) == {"Ag", "I"}
+    assert all(st == "determined" or st.startswith("not determined (") for st in df["D_status"])
+    assert (df["D_cm2_s"].dropna() > 0).all()
 
 
 def test_rerun_resumes_without_repeating(finished):
