@@ -59,6 +59,19 @@ def test_bad_campaigns_name_the_key(tmp_path, mutate, key, words):
     assert "\n" not in msg
 
 
+def test_misspelt_key_is_named_before_the_missing_one_it_hides(tmp_path):
+    """``temperatre_K`` (misspelt) hides the required ``temperature_K``: name the typo first."""
+    d = _base()
+    d["studies"][0]["temperatre_K"] = d["studies"][0].pop("temperature_K")
+    p = tmp_path / "typo.yaml"
+    p.write_text(yaml.safe_dump(d))
+    with pytest.raises(CampaignSpecError) as e:
+        load_campaign(p)
+    msg = str(e.value)
+    assert msg.startswith(f"{p}: studies[0].temperatre_K: unknown key"), msg
+    assert "did you mean temperature_K?" in msg and "\n" not in msg
+
+
 def test_not_yaml_and_missing_file(tmp_path):
     p = tmp_path / "x.yaml"
     p.write_text("campaign_id: [unclosed")

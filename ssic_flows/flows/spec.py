@@ -7,6 +7,7 @@ key, e.g. ``workflows/x.yaml: studies[0].temperature_K: Input should be greater 
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -193,9 +194,15 @@ def load_campaign(path: str | Path | dict) -> CampaignSpec:
     try:
         return CampaignSpec(**data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errs = exc.errors()
+        # a misspelt key hides the required one it was meant to be: name the typo first
+        err = next((e for e in errs if e["type"] == "extra_forbidden"), errs[0])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (check spelling; see workflows/demo.yaml for the schema)"
+            missing = [str(e["loc"][-1]) for e in errs if e["type"] == "missing"
+                       and e["loc"][:-1] == err["loc"][:-1]]
+            close = difflib.get_close_matches(str(err["loc"][-1]), missing, n=1)
+            msg = (f"unknown key (did you mean {close[0]}?)" if close else
+                   "unknown key (check spelling; see workflows/demo.yaml for the schema)")
         more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise CampaignSpecError(f"{src}: {_loc(err['loc'])}: {msg}{more}") from exc
