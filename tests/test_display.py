@@ -32,3 +32,29 @@ def test_summary_table_renders_every_verdict_kind():
     assert "false-\"differs\" rate" in text
     for c in summary["comparisons"]["reference vs mlmd"]:
         assert c["observable"] in text
+
+
+def test_run_progress_prints_one_line_per_finished_job_off_a_terminal():
+    """`ssic run > log 2>&1`: no live bar there, so every finished job is one line."""
+    import io
+
+    from ssic_flows.display import RunProgress
+
+    def run(console):
+        with RunProgress(console) as progress:
+            progress("start", {"total": 3, "done": 0})
+            for i, (name, role) in enumerate([("ref", "reference_md"), ("fit", "train_mlff")]):
+                progress("launch", {"name": name, "done": i, "total": 3})
+                progress("finished", {"name": name, "role": role, "done": i + 1, "total": 3,
+                                      "seconds": 12.0})
+            progress("done", {"total": 3, "done": 2})
+        return console.file.getvalue()
+
+    log = run(Console(file=io.StringIO(), width=200))
+    lines = [ln for ln in log.splitlines() if " done: " in ln]
+    assert len(lines) == 2, log
+    assert "1/3 done: ref (reference_md, 12 s)" in lines[0]
+    assert "2/3 done: fit (train_mlff, 12 s)" in lines[1]
+    # on a terminal the live bar shows progress instead: no per-job lines
+    tty = run(Console(file=io.StringIO(), width=200, force_terminal=True))
+    assert " done: " not in tty
