@@ -60,10 +60,13 @@ def test_summary_is_physical(finished):
     tail = r > r.max() - 1.0
     for pair in ("Ag-I", "Ag-Ag"):
         assert 0.5 < float(np.mean(np.asarray(rdf["g"][pair])[tail])) < 1.5, pair
-    # every comparison has a verdict against a noise floor
+    # every comparison has a calibrated verdict (or says the observable is not determined)
     for label in ("reference vs mlmd", "transfer vs mlmd", "mlmd_hot vs mlmd"):
         items = s["comparisons"][label]
-        assert items and all(c["verdict"] in ("agrees within noise", "differs") for c in items)
+        assert items and all(c["verdict"] in ("agrees", "differs", "inconclusive", "not determined")
+                             for c in items)
+        assert all(c["tolerance"] is not None for c in items if c["verdict"] != "not determined")
+    assert "rate" in s["verdict_calibration"]  # measured, or None with the reason
     # training curve and the tidy query API
     assert len(s["training"]["beef_max_eV_A"]) >= 1
     df = res.diffusion(campaign="ci", role="mlmd")
