@@ -143,3 +143,13 @@ def test_block_without_a_section_contributes_no_block_noise():
     c = compare_ensembles(ref, test, [[{}, {}]] * 3, [[{}, {}]] * 3)[0]
     assert c.observable == "distributions rho" and c.noise_source == "seed-to-seed"
     assert c.verdict == AGREES  # 5 % noise on a flat density: JS distance ≪ 0.1
+
+
+def test_curve_with_undefined_points_is_not_determined():
+    """A curve with null points (JSON has no NaN) must give no verdict, never a "differs"
+    from a NaN distance."""
+    x = np.linspace(0, 1, 10).tolist()
+    good = {"distributions": {"rho": {"x": x, "density": [1.0] * 10}}}
+    bad = {"distributions": {"rho": {"x": x, "density": [1.0] * 9 + [None]}}}
+    c = compare_ensembles([good, good], [good, bad])[0]
+    assert c.verdict == NOT_DETERMINED and "1 of 4" in c.reason

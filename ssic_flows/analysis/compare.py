@@ -320,8 +320,8 @@ def _one(name: str, spec: _Spec, ref: list[dict], test: list[dict], ref_blocks, 
     base = {"observable": name, "metric": spec.metric, "kind": spec.kind, "n_ref": len(ref),
             "n_test": len(test)}
     got = [[spec.get(d) for d in side] for side in (ref, test)]
-    missing = sum(v is None for side in got for v, _ in side)
-    if missing:
+    missing = sum(v is None or not np.all(np.isfinite(v)) for side in got for v, _ in side)
+    if missing:  # None, or a curve with undefined (null / NaN) points
         return dict(base, value=None, noise_floor=None, verdict=NOT_DETERMINED, noise_source="none",
                     reason=f"not determined in {missing} of {len(ref) + len(test)} runs")
     if spec.kind == "Gs":
@@ -339,7 +339,8 @@ def _one(name: str, spec: _Spec, ref: list[dict], test: list[dict], ref_blocks, 
         for i in range(len(side_docs)):
             bl = (side_blocks or [None] * len(side_docs))[i] or []
             vals = [_get_or_none(spec, b) for b in bl]
-            al = [None if v is None else _align_block(v, ax, axes) for v, ax in vals]
+            al = [None if v is None or not np.all(np.isfinite(v)) else _align_block(v, ax, axes)
+                  for v, ax in vals]
             per.append(al if al and all(a is not None and a.shape == runs[0][0].shape for a in al) else None)
         blocks.append(per)
     m_ref, m_test = np.mean(runs[0], axis=0), np.mean(runs[1], axis=0)
