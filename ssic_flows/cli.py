@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -91,7 +90,7 @@ def run_cmd(
     cfg = _store_cfg(db_config)
     if cfg.mode != "embedded":
         _fail("`ssic run` executes in-process on the embedded store; for a server use "
-              "`ssic submit FILE` and then `ssic cluster qlaunch ... rapidfire`")
+              "`ssic submit FILE` and then `qlaunch -r rapidfire` (see `ssic cluster init`)")
     from rich.console import Console
 
     from ssic_flows.display import RunProgress, print_summaries
@@ -234,7 +233,7 @@ def submit_cmd(
     db_config: Optional[Path] = DB_OPT,
 ) -> None:
     """Add a campaign to a MongoDB LaunchPad (once: resubmitting adds nothing); then run
-    `ssic cluster qlaunch` (see README, "Running on a cluster")."""
+    `qlaunch -r rapidfire` (see README, "Running on a cluster")."""
     from ssic_flows.cluster.submit import submit_campaign
     from ssic_flows.engines.base import EngineError
     from ssic_flows.flows.campaign import build_campaign
@@ -263,7 +262,7 @@ def rerun_cmd(
                                           help="heartbeat age that counts as lost, s"),
     db_config: Optional[Path] = DB_OPT,
 ) -> None:
-    """Rerun a campaign's FIZZLED (and with --lost, lost) fireworks; then `ssic cluster qlaunch`.
+    """Rerun a campaign's FIZZLED (and with --lost, lost) fireworks; then qlaunch again.
     On embedded defaults, re-running `ssic run FILE` does this by itself."""
     from ssic_flows.cluster.lost import detect_lost
     from ssic_flows.cluster.submit import rerun_failed
@@ -278,127 +277,55 @@ def rerun_cmd(
     typer.echo(f"FIZZLED fireworks rerun: {ids}")
 
 
-# ------------------------------------------------------------------ worker side (SLURM)
-cluster_app = typer.Typer(no_args_is_help=True, help=(
-    "Worker-side commands on a MongoDB LaunchPad: run jobs here (rlaunch, the SLURM job "
-    "body), submit SLURM jobs (qlaunch), render worker configs, find lost runs."))
-app.add_typer(cluster_app, name="cluster")
+@app.command("status")
+def status_cmd(
+    campaign: Optional[str] = typer.Option(None, "--campaign", help="campaign id (default: every campaign in the store)"),
+    watch: bool = typer.Option(False, "--watch", help="refresh until nothing is READY, RESERVED or RUNNING"),
+    interval: float = typer.Option(10.0, "--interval", help="seconds between refreshes with --watch"),
+    db_config: Optional[Path] = DB_OPT,
+) -> None:
+    """Per study and role, jobs by state; what runs where (host, SLURM job, last heartbeat);
+    FIZZLED jobs with their error and the rerun command. Embedded stores are read without
+    their lock (a running `ssic run` keeps it)."""
+    import time
 
-from ssic_flows.cli_mlff import mlff_app  # noqa: E402
-
-app.add_typer(mlff_app, name="mlff")
-
-
-
-class LaunchMode(str, Enum):
-    """How many jobs a launcher runs: one, or until none is READY."""
-
-    singleshot = "singleshot"
-    rapidfire = "rapidfire"
-
-
-class Resource(str, Enum):
-    """Resource classes (:data:`ssic_flows.cluster.routing.RESOURCE_CLASSES`)."""
-
-    cpu = "cpu"
-    gpu = "gpu"
-
-
-CDB_OPT = typer.Option(None, "--db-config", "-c", help="server-mode db config YAML (default: $SSIC_DB_CONFIG)")
-MODE_ARG = typer.Argument(..., help="singleshot: one job; rapidfire: until none is READY")
-FWORKER_OPT = typer.Option(None, "--fworker", "-w", help="rendered FWorker YAML (my_fworker_*.yaml)")
-RESOURCE_OPT = typer.Option(Resource.cpu, "--resource", "-r",
-                            help="resource class when no FWorker file is given")
-NLAUNCHES_OPT = typer.Option(0, "--nlaunches", help="0 = until no job is READY")
-SLEEP_OPT = typer.Option(None, "--sleep", help="seconds between rapidfire loops")
-LOGLVL_OPT = typer.Option("INFO", "--loglvl")
-
-
-@cluster_app.command("rlaunch")
-def cluster_rlaunch_cmd(mode: LaunchMode = MODE_ARG, db_config: Optional[Path] = CDB_OPT,
-                        fworker: Optional[Path] = FWORKER_OPT, resource: Resource = RESOURCE_OPT,
-                        fw_id: Optional[int] = typer.Option(None, "--fw-id"),
-                        nlaunches: int = NLAUNCHES_OPT,
-                        max_loops: int = typer.Option(-1, "--max-loops"),
-                        sleep: Optional[int] = SLEEP_OPT, loglvl: str = LOGLVL_OPT) -> None:
-    """Run jobs in this process (the SLURM job body); exit 3 if singleshot found none."""
-    from ssic_flows.cluster.launch import rlaunch
-
-    cfg, lp = _server_lp(db_config)
-    raise typer.Exit(rlaunch(cfg, lp, fworker=fworker, resource=resource.value,
-                             mode=mode.value, fw_id=fw_id, nlaunches=nlaunches, max_loops=max_loops,
-                             sleep_s=sleep, loglvl=loglvl))
-
-
-@cluster_app.command("qlaunch")
-def cluster_qlaunch_cmd(mode: LaunchMode = MODE_ARG, db_config: Optional[Path] = CDB_OPT,
-                        qadapter: Path = typer.Option(..., "--qadapter", "-q",
-                                                      help="rendered qadapter YAML"),
-                        fworker: Optional[Path] = FWORKER_OPT, resource: Resource = RESOURCE_OPT,
-                        launch_dir: Path = typer.Option(Path("."), "--launch-dir"),
-                        nlaunches: int = NLAUNCHES_OPT,
-                        njobs_queue: int = typer.Option(0, "--njobs-queue"),
-                        sleep: Optional[int] = SLEEP_OPT, loglvl: str = LOGLVL_OPT) -> None:
-    """Submit SLURM jobs that run `rlaunch`; exit 3 if singleshot found nothing READY."""
-    from ssic_flows.cluster.launch import qlaunch
-
-    _, lp = _server_lp(db_config)
-    raise typer.Exit(qlaunch(lp, qadapter, fworker=fworker, resource=resource.value,
-                             mode=mode.value, launch_dir=launch_dir, nlaunches=nlaunches,
-                             njobs_queue=njobs_queue, sleep_s=sleep, loglvl=loglvl))
-
-
-@cluster_app.command("configure")
-def cluster_configure_cmd(out: Path = typer.Option(..., "--out", help="directory for the rendered configs"),
-                          db_config: Optional[Path] = CDB_OPT,
-                          template_dir: Optional[Path] = typer.Option(
-                              None, "--template-dir", help="own templates (default: the packaged ones)")) -> None:
-    """Render the worker configs (my_fworker_*/my_qadapter_*.yaml) for this machine."""
-    import os
-
-    from ssic_flows.cluster.workers import write_worker_configs
-    from ssic_flows.store.config import StoreConfigError
-
-    try:
-        paths = write_worker_configs(out, db_config or os.environ.get("SSIC_DB_CONFIG", ""),
-                                     template_dir=template_dir)
-    except (StoreConfigError, ValueError, OSError) as exc:
-        _fail(str(exc))
-    for k, v in paths.items():
-        typer.echo(f"{k}: {v}")
-
-
-@cluster_app.command("lost")
-def cluster_lost_cmd(db_config: Optional[Path] = CDB_OPT,
-                     expiration_secs: float = typer.Option(4 * 3600, "--expiration-secs",
-                                                           help="heartbeat age that counts as lost, s"),
-                     no_rerun: bool = typer.Option(False, "--no-rerun", help="only report"),
-                     campaign: Optional[str] = typer.Option(None, "--campaign",
-                                                            help="only this campaign")) -> None:
-    """Detect runs whose worker died (all campaigns by default) and rerun them."""
-    from ssic_flows.cluster.lost import detect_lost
-
-    _, lp = _server_lp(db_config)
-    res = detect_lost(lp, expiration_secs, rerun=not no_rerun, campaign_id=campaign)
-    for lid in res.launch_ids:
-        typer.echo(f"launch {lid}: {res.reasons.get(lid, 'lost')}")
-    typer.echo(f"lost fireworks: {res.fw_ids}; rerun: {res.rerun_fw_ids}")
-
-
-@cluster_app.command("launchpad-file")
-def cluster_launchpad_file_cmd(db_config: Optional[Path] = CDB_OPT,
-                               out: Optional[Path] = typer.Option(
-                                   None, "--out", help="default: $SSIC_HOME/my_launchpad.yaml")) -> None:
-    """Write my_launchpad.yaml (mode 600, holds the URI) for FireWorks' own `lpad` CLI."""
-    from ssic_flows.cluster.workers import write_launchpad_file
-    from ssic_flows.store.config import ssic_home
+    from ssic_flows.cluster.status import campaign_ids, campaign_status, format_status, is_settled
 
     cfg = _store_cfg(db_config)
-    try:
-        typer.echo(write_launchpad_file(cfg, out or ssic_home() / "my_launchpad.yaml"))
-    except (ValueError, OSError) as exc:
-        _fail(str(exc))
+    embedded = cfg.mode == "embedded"
+    db_opt = f" --db-config {db_config}" if db_config else ""
+    while True:
+        if embedded:
+            from ssic_flows.store.launchpad import embedded_snapshot
 
+            lp = embedded_snapshot(cfg)
+            if lp is None:
+                _fail(f"no LaunchPad in the embedded store {cfg.data_dir} (nothing run there yet)", code=1)
+        else:
+            lp = _server_lp(db_config)[1]
+        ids = [campaign] if campaign else campaign_ids(lp)
+        if not ids:
+            _fail("no campaign in this store (check --db-config)", code=1)
+        try:
+            states = [campaign_status(lp, c) for c in ids]
+        except KeyError as exc:
+            _fail(str(exc.args[0]), code=1)
+        if watch and sys.stdout.isatty():
+            typer.clear()
+        for st in states:
+            typer.echo("\n".join(format_status(st, embedded=embedded, db_option=db_opt)))
+        if not watch or all(is_settled(st) for st in states):
+            return
+        typer.echo(f"-- refreshing every {interval:g} s (Ctrl-C to stop)")
+        time.sleep(interval)
+
+
+# ------------------------------------------------------------------ sub-command groups
+from ssic_flows.cli_cluster import cluster_app  # noqa: E402
+from ssic_flows.cli_mlff import mlff_app  # noqa: E402
+
+app.add_typer(cluster_app, name="cluster")
+app.add_typer(mlff_app, name="mlff")
 
 def main() -> None:
     """Console entry point."""

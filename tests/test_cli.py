@@ -143,3 +143,58 @@ def test_cluster_commands_render_worker_configs_and_refuse_embedded(tmp_path):
         assert r.returncode == 2 and "mode: server" in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
     assert ssic("cluster", "rerun", "x").returncode == 2  # one rerun: `ssic rerun`
+
+
+def test_cluster_init_writes_secrets_600_never_prints_the_uri(tmp_path):
+    """`ssic cluster init DIR`: an embedded config is refused; the URI reaches only the two
+    mode-600 files, not the terminal, even when the server cannot be reached."""
+    import os
+
+    emb = tmp_path / "emb.yaml"
+    emb.write_text("mode: embedded\n")
+    r = ssic("cluster", "init", tmp_path / "fw0", "--db-config", emb)
+    assert r.returncode == 2 and "mode: server" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    srv = tmp_path / "srv.yaml"
+    srv.write_text("mode: server\nuri_env: SSIC_T_URI\nserver_timeout_ms: 300\n")
+    env = dict(os.environ, SSIC_T_URI="mongodb://u:SeCrEt-9@127.0.0.1:9/")
+    r = subprocess.run([sys.executable, "-m", "ssic_flows", "cluster", "init", str(tmp_path / "fw"),
+                        "--db-config", str(srv)], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 2 and "not reachable" in r.stderr, r.stderr
+    assert "SeCrEt-9" not in r.stdout + r.stderr
+    for name in ("my_launchpad.yaml", "jobflow.yaml"):
+        p = tmp_path / "fw" / name
+        assert p.stat().st_mode & 0o777 == 0o600 and "SeCrEt-9" in p.read_text()
+    assert "SeCrEt-9" not in (tmp_path / "fw" / "my_qadapter.yaml").read_text()
+
+
+def test_status_on_the_embedded_store(tmp_path):
+    """`ssic status` reads an embedded store (counts per study/role, the FIZZLED error, the rerun)."""
+    import os
+    import textwrap
+
+    home = tmp_path / "home"
+    env = dict(os.environ, SSIC_HOME=str(home), PYTHONPATH=str(Path(__file__).parent))
+    env.pop("SSIC_DB_CONFIG", None)
+    code = textwrap.dedent("""
+        from jobflow import Flow
+        from flow_jobs import add, fail_if
+        from ssic_flows.runner import run_embedded
+        from ssic_flows.store.config import StoreConfig
+        a, bad = add(1, 2), fail_if(True)
+        a.update_metadata({"study": "agi", "role": "reference_md"})
+        bad.update_metadata({"study": "agi", "role": "validate"})
+        run_embedded(Flow([a, bad]), StoreConfig(), "stc", metadata={"source": "c.yaml"})
+    """)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    run = lambda *a: subprocess.run([sys.executable, "-m", "ssic_flows", "status", *a], env=env,  # noqa: E731
+                                    capture_output=True, text=True, timeout=120)
+    r = run()
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out[0] == "campaign stc: 2 jobs: COMPLETED 1, FIZZLED 1"
+    assert any(ln.split() == ["agi", "reference_md", "1", "0"] for ln in out), out
+    assert any("FIZZLED fw" in ln and "RuntimeError: injected failure" in ln for ln in out)
+    assert out[-1].strip() == "rerun: fix the cause, then run `ssic run c.yaml` again"
+    r = run("--campaign", "nope")
+    assert r.returncode == 1 and "not in this store" in r.stderr

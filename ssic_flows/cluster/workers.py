@@ -2,8 +2,10 @@
 
 The templates ship inside the package (``ssic_flows/data/worker_templates/``, read with
 :mod:`importlib.resources`, so a wheel install has them): ``my_fworker_{cpu,gpu}.yaml`` and
-``my_qadapter.yaml``. :func:`write_worker_configs` renders them for this machine; edit the
-rendered copies (account, partition, walltime, modules), never the packaged ones.
+``my_qadapter.yaml`` (and ``FW_config.yaml``, ``my_launchpad.yaml``, ``jobflow.yaml`` for
+:mod:`ssic_flows.cluster.fw_config`). :func:`write_worker_configs` renders them for the
+secret-free wrapper (``ssic cluster qlaunch/rlaunch --db-config``); edit the rendered copies
+(account, partition, walltime, modules), never the packaged ones.
 
 >>> from ssic_flows.cluster.workers import template_text
 >>> "@PYTHON@" in template_text("my_qadapter.yaml")
@@ -12,8 +14,6 @@ True
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
@@ -26,10 +26,11 @@ if TYPE_CHECKING:  # importlib.resources.abc is Python >= 3.11
     from importlib.resources.abc import Traversable
 
 __all__ = ["TEMPLATE_NAMES", "fworker_for", "load_fworker", "qadapter_for", "template_text",
-           "templates", "write_launchpad_file", "write_worker_configs"]
+           "templates", "write_worker_configs"]
 
-#: The worker templates in ``ssic_flows/data/worker_templates/``.
-TEMPLATE_NAMES = ("my_fworker_cpu.yaml", "my_fworker_gpu.yaml", "my_qadapter.yaml")
+#: The templates in ``ssic_flows/data/worker_templates/``.
+TEMPLATE_NAMES = ("my_fworker_cpu.yaml", "my_fworker_gpu.yaml", "my_qadapter.yaml",
+                  "FW_config.yaml", "my_launchpad.yaml", "jobflow.yaml")
 
 # the directory holding the ssic_flows package (a source checkout's repository root)
 _PKG_PARENT = Path(__file__).resolve().parents[2]
@@ -147,32 +148,3 @@ def write_worker_configs(out_dir: str | Path, db_config: str | Path, *,
         qf.write_text(yaml.safe_dump(q, sort_keys=False))
         paths[f"fworker_{rc}"], paths[f"qadapter_{rc}"] = fwk, qf
     return paths
-
-
-def write_launchpad_file(cfg, path: str | Path) -> Path:
-    """An ``my_launchpad.yaml`` for FireWorks' own ``lpad`` CLI, mode 0600.
-
-    It contains the URI (that is how FireWorks reads it), so it must live outside the
-    repository (default in the CLI: ``$SSIC_HOME/my_launchpad.yaml``). Note: the plain
-    ``lpad`` does not get the nx-27017 shims; against that test server use ``ssic cluster``.
-    """
-    import yaml
-
-    p = Path(path).expanduser().resolve()
-    if _PKG_PARENT in p.parents:
-        try:
-            tracked = subprocess.run(["git", "-C", str(_PKG_PARENT), "check-ignore", "-q", str(p)],
-                                     timeout=10).returncode == 0
-        except (OSError, subprocess.SubprocessError):
-            tracked = False
-        if not tracked:
-            raise ValueError(f"{p} is inside the repository and not git-ignored; a launchpad "
-                             "file holds the MongoDB URI: write it under $SSIC_HOME instead")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(str(p), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        yaml.safe_dump({"host": cfg.uri(), "uri_mode": True,
-                        "name": cfg.launchpad_database or cfg.database,
-                        "mongoclient_kwargs": {"serverSelectionTimeoutMS": cfg.server_timeout_ms},
-                        "strm_lvl": "ERROR"}, fh)
-    return p

@@ -21,7 +21,8 @@ from filelock import FileLock, Timeout
 
 from ssic_flows.store.config import StoreConfig
 
-__all__ = ["EmbeddedBusyError", "embedded_lock", "ensure_initialized", "flush_launchpad", "get_launchpad"]
+__all__ = ["EmbeddedBusyError", "embedded_lock", "embedded_snapshot", "ensure_initialized",
+           "flush_launchpad", "get_launchpad"]
 
 
 class EmbeddedBusyError(RuntimeError):
@@ -110,3 +111,39 @@ def flush_launchpad(lp) -> None:
     tmp = Path(str(path) + ".tmp")
     tmp.write_text(bson.json_util.dumps(store.to_dict()))
     tmp.replace(path)
+
+
+def embedded_snapshot(cfg: StoreConfig):
+    """A read-only copy of the embedded LaunchPad (``fireworks``, ``launches``, ``workflows``).
+
+    Reads ``<home>/launchpad.json`` once, without the embedded lock, so a running ``ssic run``
+    keeps it (that file is only ever replaced whole: :func:`flush_launchpad`); the copy is a
+    plain in-memory mongomock database that is never written back. ``None`` when the store
+    has no LaunchPad file yet.
+
+    >>> snap = embedded_snapshot(cfg)                           # doctest: +SKIP
+    >>> snap.workflows.count_documents({})                      # doctest: +SKIP
+    1
+    """
+    from types import SimpleNamespace
+
+    import bson.json_util
+    import mongomock
+
+    f = cfg.data_dir / "launchpad.json"
+    if not f.exists() or f.stat().st_size == 0:
+        return None
+    dbs = bson.json_util.loads(f.read_text())
+    saved = os.environ.pop("MONGOMOCK_SERVERSTORE_FILE", None)  # never bind this copy to the file
+    try:
+        db = mongomock.MongoClient()["ssic_launchpad_snapshot"]
+    finally:
+        if saved is not None:
+            os.environ["MONGOMOCK_SERVERSTORE_FILE"] = saved
+    src = dbs.get("ssic_launchpad", {})
+    names = ("fireworks", "launches", "workflows")
+    for name in names:
+        docs = [d for _, d in (src.get(name) or {}).get("documents", [])]
+        if docs:
+            db[name].insert_many(docs)
+    return SimpleNamespace(**{n: db[n] for n in names}, db=db)

@@ -112,7 +112,7 @@ def test_failed_job_fizzles_then_lpad_rerun_completes(site, tmp_path):
     from flow_jobs import add
 
     from ssic_flows.cluster.submit import rerun_failed
-    from ssic_flows.cluster.workers import write_launchpad_file
+    from ssic_flows.cluster.fw_config import write_launchpad_file
 
     inp = tmp_path / "input.txt"
     inp.write_text("-4\n")  # bad input
