@@ -20,7 +20,7 @@ TetraUnit(label='AgI4', center=None, ligand='I', reference_angle_deg=70.5, avera
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ssic_flows.analysis.tetrahedra.report import HostLattice, TetraUnit
@@ -74,13 +74,14 @@ def host_lattice_for_species(species: Iterable[str]) -> HostLattice:
     return HostLattice(units=tuple(dict.fromkeys(units)), cations=cations)
 
 
-def analysis_inputs(material: str | None, species: Iterable[str]) -> dict[str, Any]:
+def analysis_inputs(material: str | Mapping[str, Any] | None, species: Iterable[str]) -> dict[str, Any]:
     """Keyword arguments ``host`` and ``charges`` for ``analyze_trajectory``/``analyze_study``.
 
     Parameters
     ----------
     material:
-        Registry key, formula or alias; None or an unknown name falls back to the elements.
+        Registry key, formula or alias, or a user material's recipe (its polyhedra and
+        oxidation states); None or an unknown name falls back to the elements.
     species:
         Element per atom of the trajectory (used when the material is not known).
 

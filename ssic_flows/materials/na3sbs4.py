@@ -38,7 +38,8 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
-from .tools import AtomCountError, best_diagonal_scaling, check_seed, dope
+from .doping import DopingRule, apply_doping
+from .tools import AtomCountError, best_diagonal_scaling, check_seed
 
 __all__ = [
     "A_NA3SBS4",
@@ -49,6 +50,7 @@ __all__ = [
     "NA3SBS4_W_STUDY_ATOMS",
     "SB_S_BOND",
     "SPACE_GROUP_NA3SBS4",
+    "W_DOPING",
     "build_na3sbs4",
     "build_na3sbs4_w",
     "na3sbs4_parent",
@@ -89,6 +91,8 @@ NA3SBS4_CELL_ATOMS: int = 16
 NA3SBS4_STUDY_ATOMS: int = 128
 #: Study cell of the W-doped compound (one Sb→W, one Na vacancy).
 NA3SBS4_W_STUDY_ATOMS: int = 127
+#: The study's doping as a rule: exactly one W⁶⁺ on Sb⁵⁺ per cell, one Na⁺ vacancy in W's first shell.
+W_DOPING = DopingRule(replace="Sb", with_="W", count=1, vacancy="Na", placement="nearest")
 
 
 def na3sbs4_parent(a: float = A_NA3SBS4, c: float = C_NA3SBS4, sb_s: float = SB_S_BOND) -> Structure:
@@ -187,8 +191,5 @@ def build_na3sbs4_w(n_atoms: int = NA3SBS4_W_STUDY_ATOMS, seed: int = 0) -> Stru
         n_atoms, NA3SBS4_CELL_ATOMS, 1, "W-doped Na3SbS4 (one W, one Na vacancy)",
         "16k-1, e.g. 15, 31 (demo), 63, 127 (study: Na2.94Sb0.94W0.06S4)",
     )
-    host = build_na3sbs4(n + 1)
-    return dope(
-        host, "Sb", "W", 1, seed=np.random.default_rng(seed),
-        compensate="vacancy", vacancy_species="Na", vacancy_placement="nearest", shell_tolerance=0.1,
-    )
+    doped, _ = apply_doping(build_na3sbs4(n + 1), W_DOPING, seed=seed)
+    return doped

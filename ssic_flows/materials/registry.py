@@ -11,8 +11,9 @@ Example
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pymatgen.core import Structure
@@ -20,7 +21,8 @@ from pymatgen.core import Structure
 from . import agi, lgps, na3sbs4
 from .tools import FORMAL_CHARGES, AtomCountError, UnknownMaterialError, check_seed
 
-__all__ = ["MATERIALS", "MaterialInfo", "allowed_atom_counts", "build_material", "resolve_material"]
+__all__ = ["MATERIALS", "MaterialInfo", "allowed_atom_counts", "build_material", "builtin_names", "is_builtin",
+           "resolve_material"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,19 @@ class MaterialInfo:
         Interstitial tetrahedra only: the face angle (deg) of the ideal lattice whose θ the
         study analyses (α-AgI: the 70.5° apex angles of the bcc I4 tetrahedra); None keeps
         all 12 angles.
+    oxidation_states
+        Per-element charges (e) of a user material (guessed or given, see
+        :mod:`.oxidation`); None: the :data:`FORMAL_CHARGES` table (the built-ins).
+    oxidation_source
+        How ``oxidation_states`` were found.
+    polyhedra
+        Framework units found in a user's structure (:mod:`.polyhedra`), AX6 included.
+    size_rule
+        ``"exact"``: only :meth:`allowed_atom_counts` build (the built-ins); ``"nearest"``:
+        the cell nearest to the requested count is built (user materials, :mod:`.user`).
+    recipe
+        The plain-data recipe a user material was made from (:mod:`.user`); None for a
+        built-in. ``build`` goes through it, so both kinds take one path.
     """
 
     key: str
@@ -81,7 +96,7 @@ class MaterialInfo:
     framework_species: tuple[str, ...]
     polyanion_centres: dict[str, str]
     tetrahedral_units: dict[str, str]
-    temperature_K: float
+    temperature_K: float | None
     temperature_source: str
     density_g_cm3: float
     density_source: str
@@ -94,12 +109,19 @@ class MaterialInfo:
     cell_offset: int = 0
     extra_atoms: tuple[int, ...] = ()
     theta_reference_deg: float | None = None
+    oxidation_states: dict[str, float] | None = None
+    oxidation_source: str = "FORMAL_CHARGES table"
+    polyhedra: tuple = ()
+    size_rule: str = "exact"
+    recipe: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
-    def charges(self) -> dict[str, int]:
-        """Formal charges (e) per element (mobile, then framework), from :data:`FORMAL_CHARGES`;
-        for charge neutrality and Nernst-Einstein conductivity."""
-        return {el: FORMAL_CHARGES[el] for el in (*self.mobile_species, *self.framework_species)}
+    def charges(self) -> dict[str, float]:
+        """Charges (e) per element (mobile, then framework): ``oxidation_states`` of a user
+        material, else :data:`FORMAL_CHARGES`; for charge neutrality and Nernst-Einstein
+        conductivity."""
+        table = FORMAL_CHARGES if self.oxidation_states is None else self.oxidation_states
+        return {el: table[el] for el in (*self.mobile_species, *self.framework_species)}
 
     def allowed_atom_counts(self, max_atoms: int = 1100) -> list[int]:
         """All buildable atom counts up to ``max_atoms``."""
@@ -115,7 +137,7 @@ class MaterialInfo:
 
     def build(self, n_atoms: int | None = None, seed: int = 0) -> Structure:
         """Build this material; see :func:`build_material`."""
-        return build_material(self.key, n_atoms=n_atoms, seed=seed)
+        return build_material(self.recipe or self.key, n_atoms=n_atoms, seed=seed)
 
 
 _AGI_DENSITY_SRC = (
@@ -223,21 +245,38 @@ for _key, _info in MATERIALS.items():
         _LOOKUP[_normalise(_name)] = _key
 
 
-def resolve_material(name: str) -> MaterialInfo:
-    """Look up a material by key, formula or alias (case-insensitive).
+def resolve_material(name: str | Mapping[str, Any]) -> MaterialInfo:
+    """Look up a material: a built-in by key, formula or alias (case-insensitive), or a
+    user material by its recipe (a mapping, see :mod:`ssic_flows.materials.user`).
 
     Raises
     ------
     UnknownMaterialError
         If the name is unknown; the message lists the valid names.
+    MaterialsError
+        A recipe that cannot be made (unreadable text, no mobile species, no neutral
+        oxidation states, ...); one line naming the problem and the fix.
     """
+    if isinstance(name, Mapping):
+        from .user import user_material
+
+        return user_material(name)
     if not isinstance(name, str):
         raise UnknownMaterialError(f"material name must be a string, got {name!r}")
     key = _LOOKUP.get(_normalise(name))
     if key is None:
-        valid = ", ".join(f"{k} ({MATERIALS[k].formula})" for k in MATERIALS)
-        raise UnknownMaterialError(f"unknown material {name!r}; valid names: {valid}")
+        raise UnknownMaterialError(f"unknown material {name!r}; valid names: {builtin_names()}")
     return MATERIALS[key]
+
+
+def builtin_names() -> str:
+    """``"agi (AgI), lgps (Li10GeP2S12), ..."``: the built-in materials, for messages."""
+    return ", ".join(f"{k} ({MATERIALS[k].formula})" for k in MATERIALS)
+
+
+def is_builtin(name: object) -> bool:
+    """Whether ``name`` is a built-in material's key, formula or alias."""
+    return isinstance(name, str) and _normalise(name) in _LOOKUP
 
 
 def allowed_atom_counts(name: str, max_atoms: int = 1100) -> list[int]:
@@ -245,14 +284,16 @@ def allowed_atom_counts(name: str, max_atoms: int = 1100) -> list[int]:
     return resolve_material(name).allowed_atom_counts(max_atoms)
 
 
-def build_material(name: str, n_atoms: int | None = None, seed: int = 0) -> Structure:
-    """Build one of the study's materials as an ordered pymatgen ``Structure``.
+def build_material(name: str | Mapping[str, Any], n_atoms: int | None = None, seed: int = 0) -> Structure:
+    """Build a material (built-in or a user's recipe) as an ordered pymatgen ``Structure``.
 
     Parameters
     ----------
     name
         ``agi``, ``lgps``, ``na3sbs4``, ``na3sbs4-w`` or an alias (``AgI``, ``LGPS``,
-        ``Li10GeP2S12``, ``Na3SbS4``, ``Na2.94Sb0.94W0.06S4``, ...), case-insensitive.
+        ``Li10GeP2S12``, ``Na3SbS4``, ``Na2.94Sb0.94W0.06S4``, ...), case-insensitive; or a
+        user material's recipe (:mod:`ssic_flows.materials.user`), built with about
+        ``n_atoms`` atoms (default 128).
     n_atoms
         Cell size; default: the study's (AgI 128, LGPS 200, Na3SbS4 128, W-doped 127). Allowed:
         AgI multiples of 4 (16 demo, 1024 = the 128 cell repeated 2×2×2), LGPS multiples of 50,
@@ -280,6 +321,8 @@ def build_material(name: str, n_atoms: int | None = None, seed: int = 0) -> Stru
     n = info.study_atoms if n_atoms is None else n_atoms
     if isinstance(n, np.integer):
         n = int(n)
+    if info.size_rule == "nearest":
+        return info.builder(n, seed)
     if isinstance(n, bool) or not isinstance(n, int) or not info.is_allowed(n):
         shown = ", ".join(map(str, info.allowed_atom_counts(10 * info.cell_atoms)[:8]))
         extra = f" (and e.g. {', '.join(map(str, info.extra_atoms))})" if info.extra_atoms else ""

@@ -18,7 +18,7 @@ from pymatgen.core import Structure
 
 from .tools import UnsupportedFormatError
 
-__all__ = ["read_structure", "structure_format", "write_structure"]
+__all__ = ["read_structure", "structure_format", "structure_from_text", "write_structure"]
 
 _FORMATS = {".cif": "cif", ".vasp": "poscar", ".poscar": "poscar", ".extxyz": "extxyz", ".xyz": "extxyz"}
 
@@ -98,12 +98,23 @@ def read_structure(path: str | Path) -> Structure:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no structure file at {str(p)!r}")
+    return structure_from_text(p.read_text(), fmt)
+
+
+def structure_from_text(text: str, fmt: str) -> Structure:
+    """Parse a structure file's content (``fmt``: ``"cif"``, ``"poscar"`` or ``"extxyz"``).
+
+    CIF partial occupancies are kept (a disordered ``Structure``). Raises pymatgen's/ASE's
+    own errors on malformed text.
+    """
     if fmt == "extxyz":  # not a pymatgen format: through ASE
+        import io
+
         from ase.io import read as ase_read
         from pymatgen.io.ase import AseAtomsAdaptor
 
-        return AseAtomsAdaptor.get_structure(ase_read(p, format="extxyz"))
+        return AseAtomsAdaptor.get_structure(ase_read(io.StringIO(text), format="extxyz"))
     # pymatgen's reader for the format this module's name rules chose (Structure.from_file
     # would guess again from the name, differently for e.g. "POSCAR.cif")
-    return Structure.from_str(p.read_text(), fmt=fmt)
+    return Structure.from_str(text, fmt=fmt)
 
