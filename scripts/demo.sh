@@ -8,4 +8,5 @@ cd "$REPO"
 scripts/setup_env.sh ml,test
 export SSIC_HOME="${SSIC_HOME:-$REPO/.ssic_home}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-exec .venv/bin/ssic run "${1:-workflows/demo.yaml}"
+# two jobs at a time (both cores); each job single-threaded
+exec .venv/bin/ssic run --workers "${SSIC_WORKERS:-2}" "${1:-workflows/demo.yaml}"

@@ -67,6 +67,8 @@ def run_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="validate and print the graph; run nothing"),
     as_json: bool = typer.Option(False, "--json", help="with --dry-run: print the graph as JSON"),
     db_config: Optional[Path] = DB_OPT,
+    workers: int = typer.Option(1, "--workers", "-j", min=1,
+                                help="jobs at a time (worker processes; 1 = in this process)"),
 ) -> None:
     """Build a campaign and run it on the embedded store (resumes if run before)."""
     from ssic_flows.engines.base import EngineError
@@ -105,7 +107,7 @@ def run_cmd(
     try:
         with RunProgress() as progress:
             report = run_embedded(flow, cfg, spec.campaign_id, on_event=progress,
-                                  metadata={"source": str(file)})
+                                  metadata={"source": str(file)}, workers=workers)
     except EmbeddedBusyError as exc:
         _fail(str(exc))
     res = Results(get_jobstore(cfg))

@@ -100,14 +100,19 @@ def run_embedded(
     on_event: Callable[[str, dict], None] | None = None,
     max_launches: int | None = None,
     quiet: bool = True,
+    workers: int = 1,
 ) -> RunReport:
     """Submit (or resume) ``flow`` on the embedded store and run every READY job in-process.
 
     ``on_event(kind, info)`` receives ``("start", {...})``, ``("launch", {"name", "done",
     "total"})``, ``("failed", {"name", "log"})``, ``("done", {...})`` for progress displays.
     ``quiet``: the jobs' stdout/stderr (engine chatter, FireWorks and jobflow logs) go to
-    ``launches/<campaign>/run-<time>.log`` instead of the terminal.
+    ``launches/<campaign>/run-<time>.log`` instead of the terminal. ``workers``: jobs run at a
+    time; 1 runs them in this process, more run them in worker processes through FireWorks'
+    offline mode (:mod:`ssic_flows.launch_pool`), this process being the only LaunchPad writer.
     """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     import contextlib
     import jobflow
     from fireworks import FWorker
@@ -143,7 +148,13 @@ def run_embedded(
         emit("start", {"total": len(fws), "done": sum(f["state"] == "COMPLETED" for f in fws),
                        "resumed": report.resumed})
         try:
-            while max_launches is None or report.launched < max_launches:
+            if workers > 1:
+                from ssic_flows.launch_pool import run_pool
+
+                run_pool(lp, cfg, lambda: _wf_fws(lp, campaign_id), launch_root, workers,
+                         flush=flush_launchpad, role_of=lambda i: _role(lp, i), emit=emit,
+                         report=report, log_path=log_path, max_launches=max_launches)
+            while workers == 1 and (max_launches is None or report.launched < max_launches):
                 fws = _wf_fws(lp, campaign_id)
                 ready = sorted((f for f in fws if f["state"] == "READY"), key=lambda f: f["fw_id"])
                 if not ready:

@@ -26,3 +26,23 @@ def fail_if(flag: bool) -> str:
     if flag:
         raise RuntimeError("injected failure")
     return "ok"
+
+
+@job
+def stamp(seconds: float, tag: str) -> dict:
+    """Sleep ``seconds`` and report when and where (pid) it ran."""
+    import os
+    import time
+
+    t0 = time.time()
+    time.sleep(seconds)
+    return {"tag": tag, "start": t0, "end": time.time(), "pid": os.getpid()}
+
+
+@job
+def grow(n: int):
+    """A dynamic job: replaced by a job adding 1 to n (jobflow Response → FireWorks detour)."""
+    from jobflow import Response
+
+    nxt = add(n, 1)
+    return Response(replace=nxt)

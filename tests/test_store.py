@@ -150,3 +150,32 @@ def test_trajectory_npz_and_dict_round_trip(tmp_path):
     for u in (t2, t3):
         assert np.allclose(u.positions, t.positions) and np.allclose(u.velocities, t.velocities)
         assert u.forces is None and u.metadata == {"seed": 1} and u.timestep_fs == 1.5
+
+
+def test_two_workers_run_independent_jobs_at_once_and_keep_the_store_consistent(ssic_home):
+    from flow_jobs import add, grow, make_traj, stamp
+    from monty.json import MontyDecoder
+
+    from ssic_flows.store.jobstore import get_jobstore
+
+    s1, s2 = stamp(3.0, "a"), stamp(3.0, "b")
+    total = add(1, 2)
+    dyn = grow(total.output)
+    tr = make_traj(5, 1)
+    cfg = StoreConfig()
+    rep = run_embedded(Flow([s1, s2, total, dyn, tr]), cfg, "pool", workers=2)
+    assert rep.launched == 6  # five jobs and the dynamic replacement
+    assert rep.failed == [] and set(rep.states) == {"COMPLETED"}
+    store = get_jobstore(cfg)
+    store.connect()
+    a, b = store.get_output(s1.uuid), store.get_output(s2.uuid)
+    assert a["pid"] != b["pid"]  # two worker processes
+    assert a["start"] < b["end"] and b["start"] < a["end"]  # overlapping in time
+    assert store.get_output(dyn.uuid, which="last") == 4  # the dynamic replacement ran
+    t = MontyDecoder().process_decoded(store.get_output(tr.uuid, load=True))["trajectory"]
+    assert t.positions.shape == (5, 2, 3)
+    # re-running resumes: nothing launched twice
+    rep2 = run_embedded(Flow([stamp(3.0, "a")]), cfg, "pool", workers=2)  # same campaign id
+    assert rep2.resumed and rep2.launched == 0
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        run_embedded(Flow([add(1, 1)]), cfg, "bad", workers=0)
