@@ -18,6 +18,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ssic_flows.cluster.status import launch_slurm_job_id
 from ssic_flows.cluster.submit import campaign_fireworks
 
 __all__ = ["LostRuns", "detect_lost", "slurm_alive_jobs"]
@@ -68,8 +69,8 @@ def detect_lost(lp, expiration_secs: float = 4 * 3600, rerun: bool = True, *,
                 ) -> LostRuns:
     """Find RUNNING fireworks whose worker is gone; mark them FIZZLED and (``rerun``) rerun.
 
-    A launch is lost when (a) it was started by ``ssic cluster rlaunch`` inside a SLURM job
-    that ``squeue`` no longer lists, (b) it was started outside SLURM on this host by a
+    A launch is lost when (a) its SLURM job (recorded by ``ssic cluster rlaunch``, or the
+    reservation id of FireWorks' ``qlaunch -r``) is no longer listed by ``squeue``, (b) it was started outside SLURM on this host by a
     process that no longer exists, or (c) FireWorks' own ``detect_lostruns``: no heartbeat
     for ``expiration_secs`` (FireWorks pings every ``PING_TIME_SECS``; keep
     ``expiration_secs`` well above it). A rerun MD job resumes from its last checkpoint.
@@ -89,10 +90,11 @@ def detect_lost(lp, expiration_secs: float = 4 * 3600, rerun: bool = True, *,
     alive: set[str] | None = None
     alive_checked = False
     host = socket.gethostname()
-    for ld in list(lp.launches.find(launch_q, {"launch_id": 1, "fw_id": 1, "fworker": 1})):
+    for ld in list(lp.launches.find(launch_q, {"launch_id": 1, "fw_id": 1, "fworker": 1,
+                                               "state_history": 1})):
         env = ((ld.get("fworker") or {}).get("env") or {})
         reason = None
-        job_id = env.get("ssic_slurm_job_id")
+        job_id = launch_slurm_job_id(ld)  # our worker's env, or `qlaunch -r`'s reservation id
         if job_id:
             if not alive_checked:
                 alive, alive_checked = (alive_jobs() if alive_jobs else None), True

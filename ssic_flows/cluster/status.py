@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 __all__ = ["CampaignStatus", "FailedJob", "RunningJob", "STATE_ORDER", "campaign_ids",
-           "campaign_status", "format_status", "is_settled", "rerun_hint"]
+           "campaign_status", "format_status", "is_settled", "launch_slurm_job_id", "rerun_hint"]
 
 #: Column order of the state counts (FireWorks states).
 STATE_ORDER = ("COMPLETED", "RUNNING", "RESERVED", "READY", "WAITING", "FIZZLED", "PAUSED",
@@ -102,7 +102,7 @@ def _when(value) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def _slurm_job_id(launch: dict) -> str | None:
+def launch_slurm_job_id(launch: dict) -> str | None:
     """SLURM job id of a launch: the ssic worker's env, or ``qlaunch -r``'s reservation id."""
     env = ((launch.get("fworker") or {}).get("env") or {})
     if env.get("ssic_slurm_job_id"):
@@ -152,7 +152,7 @@ def campaign_status(lp, campaign_id: str) -> CampaignStatus:
         if f["state"] in ("RUNNING", "RESERVED"):
             st.running.append(RunningJob(f["fw_id"], f.get("name") or "", study, role, f["state"],
                                          (launch or {}).get("host"),
-                                         _slurm_job_id(launch or {}), _heartbeat(launch or {})))
+                                         launch_slurm_job_id(launch or {}), _heartbeat(launch or {})))
         elif f["state"] == "FIZZLED":
             st.fizzled.append(FailedJob(f["fw_id"], f.get("name") or "", study, role,
                                         _error_line(launch)))

@@ -104,7 +104,7 @@ def test_db_config_examples_parse():
     cfg = load_store_config(d / "server.yaml")
     assert cfg.mode == "server" and cfg.mongo_compat == "none"
     assert load_store_config(d / "embedded.yaml").mode == "embedded"
-    # the worker templates live in the package only (no twins in db_config/)
+    # the templates live in the package only (db_config/fireworks/ is their rendering, tested)
     assert not list(d.glob("my_*.yaml"))
 
 

@@ -160,6 +160,11 @@ def test_sigkilled_md_lpad_detect_lostruns_resumes_every_step_once(site, tmp_pat
     subprocess.run(["scancel", "--full", "--signal=KILL", str(job_id)], check=True, timeout=30)
     wait_slurm_idle([str(job_id)], timeout=60)
     assert site.fw_states("camp-fwmd")["fc-md"] == "RUNNING"  # nobody told FireWorks
+    # `ssic rerun --lost` knows at once: the reservation's SLURM job left squeue
+    from ssic_flows.cluster.lost import detect_lost
+
+    found = detect_lost(site.lp, expiration_secs=3600, rerun=False, campaign_id="camp-fwmd")
+    assert found.reasons == {launch["launch_id"]: f"SLURM job {job_id} is no longer queued or running"}
     time.sleep(1.5)  # the last heartbeat is older than --time 1
     _fw(env, site, "lpad", "detect_lostruns", "--time", "1", "--rerun")
     assert site.fw_states("camp-fwmd")["fc-md"] == "READY"
