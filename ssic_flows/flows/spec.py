@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 __all__ = ["DEFAULT_EQUILIBRATION_PS", "MAX_SEEDS", "CampaignSpec", "CampaignSpecError", "StudySpec",
            "TrainSpec", "check_equilibration", "load_campaign", "run_steps"]
@@ -57,7 +58,6 @@ def check_equilibration(equilibration_ps: float, timestep_fs: float, runs: dict[
                              f"({steps} steps x {timestep_fs:g} fs = {length_ps:g} ps): lower "
                              f"equilibration_ps to <= {0.5 * length_ps:g} ps or lengthen the run")
 
-MaterialName = Literal["agi", "lgps", "na3sbs4", "na3sbs4-w"]
 
 
 class CampaignSpecError(ValueError):
@@ -83,7 +83,16 @@ class StudySpec(_Strict):
     """One material's study: reference MD, MLFF training, MLMD ensemble, analysis."""
 
     name: str | None = Field(None, description="unique study name (default: material)")
-    material: MaterialName
+    structure: dict[str, Any] | None = Field(
+        None, description="a structure-file material's recipe (ssic_flows.materials.user), filled "
+                          "in from `material`: the file's text travels with the campaign, not its path")
+    material: str = Field(..., description="built-in (agi, lgps, na3sbs4, na3sbs4-w) or a structure "
+                                           "file (.cif, POSCAR, .extxyz) relative to the campaign file")
+    mobile_species: list[str] | None = Field(None, description="a structure file's mobile species, e.g. [Li]")
+    oxidation_states: dict[str, float] | None = Field(
+        None, description="a structure file's oxidation states (default: guessed), e.g. {Fe: 2}")
+    dope: dict[str, Any] | None = Field(
+        None, description="doping rule, e.g. {replace: Sb, with: W, fraction: 0.0625, compensate: {vacancy: Na}}")
     n_atoms: int | None = Field(None, gt=0, description="atoms in the training cell")
     structure_seed: int = Field(0, ge=0, description="seed of the disordered-site assignment")
     temperature_K: float = Field(..., gt=0, description="production temperature, K")
@@ -109,12 +118,54 @@ class StudySpec(_Strict):
 
     @property
     def study_name(self) -> str:
-        return self.name or self.material
+        return self.name or (self.structure or {}).get("name") or self.material
+
+    def material_ref(self) -> str | dict[str, Any]:
+        """What ``build_material``/``resolve_material`` take: the recipe, else the built-in key."""
+        return self.structure or self.material
+
+    @field_validator("material")
+    @classmethod
+    def _material(cls, v: str, info: ValidationInfo) -> str:
+        from ssic_flows.materials import builtin_names, is_builtin, resolve_material
+
+        if is_builtin(v):
+            return resolve_material(v).key
+        if info.data.get("structure") is None and not _material_path(v, info).is_file():
+            raise ValueError(f"{v!r} is neither a built-in material ({builtin_names()}) nor a structure "
+                             f"file (no file {_material_path(v, info)}); give a name or a .cif/POSCAR/.extxyz path")
+        return v
+
+    @model_validator(mode="after")
+    def _material_recipe(self, info: ValidationInfo) -> StudySpec:
+        from ssic_flows.materials import is_builtin, read_recipe, resolve_material
+        from ssic_flows.materials.doping import DopingRule
+
+        if self.structure is None and is_builtin(self.material):
+            if self.mobile_species or self.oxidation_states:
+                raise ValueError(f"mobile_species/oxidation_states are for structure files; {self.material} "
+                                 "is built in (remove them)")
+            if self.dope:
+                self.structure = {"base": self.material, "dope": DopingRule.from_dict(self.dope).as_dict()}
+        elif self.structure is None:
+            self.structure = read_recipe(_material_path(self.material, info), self.mobile_species or [],
+                                         oxidation_states=self.oxidation_states, dope=self.dope)
+        if self.structure is not None:
+            mat = resolve_material(self.structure)
+            if hasattr(mat.builder, "check"):
+                mat.builder.check(self.n_atoms or mat.study_atoms)
+        return self
 
     @model_validator(mode="after")
     def _equilibration_fits(self) -> StudySpec:
         check_equilibration(self.equilibration_ps, self.timestep_fs, run_steps(self))
         return self
+
+
+def _material_path(v: str, info: ValidationInfo) -> Path:
+    """``v`` relative to the campaign file's folder (``context["base_dir"]``), else as given."""
+    base = Path((info.context or {}).get("base_dir", "."))
+    return Path(v) if Path(v).is_absolute() else base / v
 
 
 class CampaignSpec(_Strict):
@@ -192,7 +243,7 @@ def load_campaign(path: str | Path | dict) -> CampaignSpec:
     if not isinstance(data, dict):
         raise CampaignSpecError(f"{src}: the top level must be a mapping with campaign_id and studies")
     try:
-        return CampaignSpec(**data)
+        return CampaignSpec.model_validate(data, context={"base_dir": "." if isinstance(path, dict) else Path(path).parent})
     except ValidationError as exc:
         errs = exc.errors()
         # a misspelt key hides the required one it was meant to be: name the typo first

@@ -65,7 +65,7 @@ class StudyMaker(Maker):
     """
 
     name: str = "study"
-    material: str = "agi"
+    material: str | dict = "agi"  # built-in key, or a user material's recipe (materials.user)
     n_atoms: int | None = None
     structure_seed: int = 0
     temperature_K: float = 500.0
@@ -95,8 +95,10 @@ class StudyMaker(Maker):
     def from_spec(cls, spec: StudySpec, *, campaign_id: str, reference_engine: str,
                   reference_settings: dict, mlff_engine: str, mlff_settings: dict) -> StudyMaker:
         """A StudyMaker from a validated campaign entry."""
-        d = spec.model_dump(exclude={"name", "train_from"})
+        d = spec.model_dump(exclude={"name", "train_from", "structure", "mobile_species",
+                                     "oxidation_states", "dope"})
         d["train"] = spec.train
+        d["material"] = spec.material_ref()
         return cls(name=spec.study_name, campaign_id=campaign_id,
                    reference_engine=reference_engine, reference_settings=dict(reference_settings),
                    mlff_engine=mlff_engine, mlff_settings=dict(mlff_settings), **d)
@@ -116,6 +118,12 @@ class StudyMaker(Maker):
                              max_iterations=t.max_iterations, max_new_frames=t.max_new_frames,
                              seed=seed, engine_settings=dict(t.engine_settings))
 
+    @property
+    def material_label(self) -> str:
+        """The material's name in job metadata (a recipe's ``name``)."""
+        return self.material if isinstance(self.material, str) else str(self.material.get("name")
+                                                                         or self.material.get("base"))
+
     def expected_n_atoms(self) -> int:
         """Atoms in the training cell (built once, cheaply, to label the graph)."""
         from ssic_flows.materials import build_material
@@ -130,7 +138,7 @@ class StudyMaker(Maker):
         check_equilibration(self.equilibration_ps, self.timestep_fs, run_steps(self))
         n = self.expected_n_atoms()
         T = float(self.temperature_K)
-        base = {"campaign_id": self.campaign_id, "study": st, "material": self.material,
+        base = {"campaign_id": self.campaign_id, "study": st, "material": self.material_label,
                 "temperature_K": T, "n_atoms": n}
 
         def meta(role: str, seed: int | None = None, **kw) -> dict:
@@ -202,6 +210,7 @@ class StudyMaker(Maker):
         analyze = _tag(
             analyze_study_job(
                 info={**base, "mobile": _mobile(self.material), "timestep_fs": self.timestep_fs,
+                      "material_recipe": None if isinstance(self.material, str) else self.material,
                       "equilibration_ps": float(self.equilibration_ps),
                       "retrain_temperature_K": self.retrain_temperature_K if self.retrain_hot else None},
                 reference=ref_md.output, mlmd=[j.output for j in mlmd], train=model,
@@ -212,7 +221,7 @@ class StudyMaker(Maker):
         return Flow(jobs, output=analyze.output, name=st)
 
 
-def _mobile(material: str) -> list[str]:
+def _mobile(material: str | dict) -> list[str]:
     from ssic_flows.materials import resolve_material
 
     return list(resolve_material(material).mobile_species)

@@ -47,7 +47,8 @@ def analyze_study_job(info: dict, reference, mlmd: list, train=None, validation=
                         transfer=None if tr is None else tr.trajectory,
                         hot=None if hot_md is None else [hot_md.trajectory],
                         equilibration_ps=float(info.get("equilibration_ps") or 0.0),
-                        **analysis_inputs(info.get("material"), ref.trajectory.species))
+                        **analysis_inputs(info.get("material_recipe") or info.get("material"),
+                                          ref.trajectory.species))
     curves = {k: res[k] for k in ("documents", "ensemble")}
     curves["beef"] = _train_summary(trn)
     if val is not None and val.parity_data is not None:

@@ -23,12 +23,15 @@ def _doc(structure: Structure, **extra) -> dict:
 
 
 @job
-def build_material_job(material: str, n_atoms: int | None, seed: int) -> dict:
-    """Build ``material`` with ``n_atoms`` atoms (seeded); output has the Structure + facts."""
+def build_material_job(material: str | dict, n_atoms: int | None, seed: int) -> dict:
+    """Build ``material`` (a built-in key or a user material's recipe, which carries the
+    structure file's text) with ``n_atoms`` atoms (seeded); output has the Structure + facts
+    (for a recipe also how it was built: supercell, ordering method, oxidation states, doping)."""
     from ssic_flows.materials import build_material
 
     s = build_material(material, n_atoms=n_atoms, seed=seed)
-    return _doc(s, material=material, seed=seed)
+    label = material if isinstance(material, str) else str(material.get("name") or material.get("base"))
+    return _doc(s, material=label, seed=seed, **(s.properties or {}).get("ssic_build", {}))
 
 
 @job
@@ -41,11 +44,11 @@ def supercell_job(structure: Structure, scaling: list[int]) -> dict:
 
 @dataclass
 class BuildMaterialMaker(Maker):
-    """Build a study material (``ssic_flows.materials.build_material``)."""
+    """Build a material, built-in or a user's recipe (``ssic_flows.materials.build_material``)."""
 
     name: str = "build"
 
-    def make(self, material: str, n_atoms: int | None = None, seed: int = 0):
+    def make(self, material: str | dict, n_atoms: int | None = None, seed: int = 0):
         j = build_material_job(material, n_atoms, seed)
         j.name = self.name
         return j

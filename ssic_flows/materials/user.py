@@ -257,8 +257,14 @@ class _FileBuilder:
                                  f"({self.avg:g} atoms); use n_atoms >= {int(np.ceil(self.avg))}")
         return k
 
-    def __call__(self, n_atoms: int, seed: int) -> Structure:
-        rng = make_rng(check_seed(seed))
+    def check(self, n_atoms: int) -> tuple[int, np.ndarray, Structure]:
+        """Cells, supercell matrix and disordered supercell for ``n_atoms``, without ordering.
+
+        Raises
+        ------
+        AtomCountError, ChargeBalanceError, DopingError
+            An impossible count, a charged cell after rounding, a doping rule with no dopant.
+        """
         where = self.rec["name"]
         k = self.n_cells(n_atoms)
         matrix = supercell_matrix(self.parent, k)
@@ -271,6 +277,13 @@ class _FileBuilder:
             formula = "".join(f"{el}{n}" for el, n in counts.items())
             raise ChargeBalanceError(f"{where}: at {n_atoms} atoms ({k} cells) the rounded occupancies give "
                                      f"{formula}, net charge {q:+g} e with {self.states}; {hint}")
+        if self.rule:
+            self.rule.n_dopants(counts.get(self.rule.replace, 0))
+        return k, matrix, sup
+
+    def __call__(self, n_atoms: int, seed: int) -> Structure:
+        rng = make_rng(check_seed(seed))
+        k, matrix, sup = self.check(n_atoms)
         ordered, how = order_structure(sup, self.states, rng, float(self.rec.get("min_separation_A", MIN_SEPARATION_A)))
         doping = None
         if self.rule:
