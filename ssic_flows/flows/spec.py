@@ -146,7 +146,9 @@ class StudySpec(_Strict):
                 raise ValueError(f"mobile_species/oxidation_states are for structure files; {self.material} "
                                  "is built in (remove them)")
             if self.dope:
-                self.structure = {"base": self.material, "dope": DopingRule.from_dict(self.dope).as_dict()}
+                rule = DopingRule.from_dict(self.dope)
+                self.structure = {"base": self.material, "name": f"{self.material}+{rule.with_}",
+                                  "dope": rule.as_dict()}
         elif self.structure is None:
             self.structure = read_recipe(_material_path(self.material, info), self.mobile_species or [],
                                          oxidation_states=self.oxidation_states, dope=self.dope)
