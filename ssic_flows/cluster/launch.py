@@ -1,8 +1,11 @@
-"""Worker entry points: run jobs in this process (``rlaunch``) or submit SLURM jobs (``qlaunch``).
+"""The secret-free worker entry points: run jobs here (``rlaunch``) or submit SLURM jobs (``qlaunch``).
 
-Workers never read credentials from a FireWorks file: the SLURM script runs
+The standard path is FireWorks' own ``rlaunch``/``qlaunch`` after ``ssic cluster init``
+(:mod:`ssic_flows.cluster.fw_config`), whose ``my_launchpad.yaml`` and ``jobflow.yaml`` hold
+the URI. These thin wrappers are the option where no file may: workers never read
+credentials from a FireWorks file; the SLURM script runs
 ``python -m ssic_flows cluster rlaunch -c <db config> ...`` (the ``ssic cluster`` commands of
-:mod:`ssic_flows.cli`), which builds the LaunchPad and the jobflow JobStore from the db config
+:mod:`ssic_flows.cli_cluster`), which builds the LaunchPad and the jobflow JobStore from the db config
 (URI from the environment variable or the untracked file it names) and sets
 ``jobflow.SETTINGS.JOB_STORE`` in that process only.
 
