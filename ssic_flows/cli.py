@@ -23,16 +23,18 @@ def _fail(msg: str, code: int = 2) -> None:
 
 @app.command("materials")
 def materials_cmd(
-    name: str = typer.Argument(..., help="agi | lgps | na3sbs4 | na3sbs4-w"),
+    name: str = typer.Argument(..., help="agi | lgps | na3sbs4 | na3sbs4-w, or a structure file (.cif, POSCAR, .extxyz)"),
     atoms: Optional[int] = typer.Option(None, "--atoms", "-n", help="atoms in the cell (default: the study's)"),
     seed: int = typer.Option(0, "--seed", help="seed for the disordered-site assignment (>= 0)"),
     out: Path = typer.Option(..., "--out", "-o", help="output file: .cif, POSCAR/.vasp or .extxyz"),
+    mobile: Optional[list[str]] = typer.Option(None, "--mobile", help="a structure file's mobile species"),
 ) -> None:
-    """Build a study material's supercell and write it (format from OUT's extension)."""
-    from ssic_flows.materials import build_material, write_structure
+    """Build a material's supercell (built-in, or from a structure file) and write it."""
+    from ssic_flows.materials import build_material, is_builtin, read_recipe, write_structure
 
     try:
-        s = build_material(name, n_atoms=atoms, seed=seed)
+        material = name if is_builtin(name) else read_recipe(name, mobile or [])
+        s = build_material(material, n_atoms=atoms, seed=seed)
         write_structure(s, out)
     except (ValueError, KeyError) as exc:
         _fail(str(exc).strip("'\""))
@@ -325,6 +327,9 @@ def status_cmd(
 # ------------------------------------------------------------------ sub-command groups
 from ssic_flows.cli_cluster import cluster_app  # noqa: E402
 from ssic_flows.cli_mlff import mlff_app  # noqa: E402
+from ssic_flows.cli_study import study_cmd  # noqa: E402
+
+app.command("study")(study_cmd)
 
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(mlff_app, name="mlff")

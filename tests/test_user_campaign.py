@@ -81,3 +81,19 @@ def test_builtin_with_doping_rule_is_a_recipe(tmp_path):
                                          "compensate": {"vacancy": "Na"}}))
     assert spec.studies[0].structure["base"] == "na3sbs4"
     assert spec.studies[0].study_name == "na3sbs4+W"
+
+
+def test_ssic_study_writes_beside_the_file_or_nothing(tmp_path):
+    shutil.copy(DATA / "POSCAR.LiFePO4", tmp_path / "POSCAR.LiFePO4")
+    base = [sys.executable, "-m", "ssic_flows.cli", "study", str(tmp_path / "POSCAR.LiFePO4"),
+            "--temperature", "600", "--atoms", "56"]
+    bad = subprocess.run(base + ["--mobile", "Na"], capture_output=True, text=True, timeout=180)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "not in the structure" in bad.stderr and "POSCAR.LiFePO4" in bad.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["POSCAR.LiFePO4"]  # nothing written
+    ok = subprocess.run(base + ["--mobile", "Li", "--dry-run"], capture_output=True, text=True, timeout=180)
+    assert ok.returncode == 0, ok.stderr
+    written = tmp_path / "LiFePO4.campaign.yaml"
+    spec = load_campaign(written)
+    assert spec.studies[0].mobile_species == ["Li"] and spec.studies[0].temperature_K == 600
+    assert "nothing submitted (dry run)" in ok.stdout
