@@ -33,7 +33,7 @@ def materials_cmd(
     from ssic_flows.materials import build_material, is_builtin, read_recipe, write_structure
 
     try:
-        material = name if is_builtin(name) else read_recipe(name, mobile or [])
+        material = read_recipe(name, mobile or []) if not is_builtin(name) and Path(name).is_file() else name
         s = build_material(material, n_atoms=atoms, seed=seed)
         write_structure(s, out)
     except (ValueError, KeyError) as exc:
