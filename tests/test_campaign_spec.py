@@ -46,6 +46,9 @@ def test_paper_campaign_has_the_study_scale():
     (lambda d: d["studies"][0].pop("equilibration_ps"), "studies[0]",
      "equilibration_ps = 1 ps is more than half of reference_steps (120 steps x 2 fs = 0.24 ps)"),
     (lambda d: d["studies"][0].__setitem__("equilibration_ps", -1), "studies[0].equilibration_ps", "greater than or equal to 0"),
+    (lambda d: d["studies"][0].__setitem__("thermostat", "berendsen"), "studies[0].thermostat",
+     "unknown thermostat 'berendsen'; choose one of ['csvr', 'langevin', 'nose-hoover']"),
+    (lambda d: d["studies"][0].__setitem__("n_atoms", 130), "studies[0]", "nearest to 130: 128 or 132"),
 ])
 def test_bad_campaigns_name_the_key(tmp_path, mutate, key, words):
     d = _base()
@@ -91,3 +94,26 @@ def test_equilibration_default_is_stated_and_positive():
     assert DEFAULT_EQUILIBRATION_PS == 1.0 and StudySpec.model_fields["equilibration_ps"].default == 1.0
     assert all(s.equilibration_ps == 1.0 for s in paper.studies)
     assert "default 1 ps" in StudySpec.model_fields["equilibration_ps"].description
+
+
+def test_settings_defined_once_and_thermostat_aliases_canonical():
+    """Item 5 of issue 11: the spec's MD/training defaults are the engines' (MDSettings,
+    TrainSettings); a thermostat alias becomes its canonical name; the MD settings a study
+    hands the engines carry its knobs."""
+    from dataclasses import fields
+
+    from ssic_flows.engines.base import MDSettings, TrainSettings
+    from ssic_flows.flows.spec import MD_FIELDS, StudySpec, TrainSpec
+
+    md = {f.name: f.default for f in fields(MDSettings)}
+    assert all(StudySpec.model_fields[k].default == md[k] for k in MD_FIELDS)
+    tr = {f.name: f.default for f in fields(TrainSettings)}
+    assert all(f.default == tr[k] for k, f in TrainSpec.model_fields.items() if k != "engine_settings")
+    s = StudySpec(material="agi", n_atoms=16, temperature_K=500, reference_steps=600, mlmd_steps=600,
+                  thermostat="Bussi", thermostat_time_fs=40, save_every=2, equilibration_ps=0.1)
+    assert s.thermostat == "csvr"
+    m = s.md_settings(700.0, 60, seed=3)
+    assert (m.temperature_K, m.n_steps, m.seed, m.thermostat, m.thermostat_time_fs, m.save_every) == (
+        700.0, 60, 3, "csvr", 40, 2)
+    t = s.train.train_settings(800.0, s.timestep_fs, seed=9)
+    assert (t.temperature_K, t.seed, t.beef_threshold_eV_A) == (800.0, 9, s.train.beef_threshold_eV_A)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ssic_flows.flows.campaign import build_campaign, describe_graph
-from ssic_flows.flows.spec import load_campaign
+from ssic_flows.flows.spec import StudySpec, load_campaign
 from ssic_flows.flows.study import StudyMaker
 
 ROOT = Path(__file__).parents[1]
@@ -35,9 +35,9 @@ def _ancestors(by: dict, name: str) -> set[str]:
 @pytest.mark.parametrize("material, n_atoms", [("agi", 32), ("lgps", 50), ("na3sbs4", 16),
                                                ("na3sbs4-w", 31)])
 def test_study_graph_per_material(material, n_atoms):
-    maker = StudyMaker(name=material, material=material, n_atoms=n_atoms, temperature_K=500,
-                       reference_steps=20, mlmd_steps=20, n_seeds=3, transfer=True,
-                       retrain_hot=True, equilibration_ps=0.01, campaign_id="t")
+    maker = StudyMaker(study=StudySpec(name=material, material=material, n_atoms=n_atoms, temperature_K=500,
+                                       reference_steps=20, mlmd_steps=20, n_seeds=3, transfer=True,
+                                       retrain_hot=True, equilibration_ps=0.01), campaign_id="t")
     g, by = _graph(maker.make())
     roles = Counter(j["role"] for j in g)
     for role in ("build", "reference_md", "train_mlff", "validate", "mlmd", "transfer",
@@ -108,15 +108,15 @@ def test_dry_run_rejects_bad_yaml_without_submitting(tmp_path, ssic_home):
 
 
 def test_equilibration_reaches_the_analyze_job_and_is_checked():
-    maker = StudyMaker(name="agi", material="agi", n_atoms=32, temperature_K=500,
-                       reference_steps=100, mlmd_steps=100, n_seeds=1, equilibration_ps=0.05,
-                       campaign_id="t")
+    maker = StudyMaker(study=StudySpec(name="agi", material="agi", n_atoms=32, temperature_K=500,
+                                       reference_steps=100, mlmd_steps=100, n_seeds=1,
+                                       equilibration_ps=0.05), campaign_id="t")
     flow = maker.make()
     analyze = next(j for j in flow.jobs if j.name == "agi:analyze")
     assert analyze.function_kwargs["info"]["equilibration_ps"] == 0.05
     with pytest.raises(ValueError, match="equilibration_ps = 1 ps is more than half of reference_steps"):
-        StudyMaker(material="agi", n_atoms=32, reference_steps=100, mlmd_steps=100,
-                   equilibration_ps=1.0).make()
+        StudySpec(material="agi", n_atoms=32, temperature_K=500, reference_steps=100,
+                  mlmd_steps=100, equilibration_ps=1.0)
 
 
 @pytest.mark.parametrize("mlff", ["gap", "ace"])
@@ -128,8 +128,9 @@ def test_validation_is_independent_of_training(mlff):
     from ssic_flows.flows.graph import all_jobs
     from ssic_flows.flows.study import REFERENCE_MD_SEED, TRAIN_SEED
 
-    maker = StudyMaker(name="agi", material="agi", n_atoms=16, temperature_K=500, reference_steps=40,
-                       mlmd_steps=40, n_seeds=2, equilibration_ps=0.02, mlff_engine=mlff, campaign_id="t")
+    maker = StudyMaker(study=StudySpec(name="agi", material="agi", n_atoms=16, temperature_K=500,
+                                       reference_steps=40, mlmd_steps=40, n_seeds=2, equilibration_ps=0.02),
+                       mlff_engine=mlff, campaign_id="t")
     jobs = all_jobs(maker.make())
 
     def md_seed(job):

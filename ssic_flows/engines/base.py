@@ -22,11 +22,41 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EngineError", "MDSettings", "MLFFEngine", "ReferenceEngine", "TrainSettings"]
+__all__ = ["EngineError", "MDSettings", "MLFFEngine", "ReferenceEngine", "THERMOSTATS",
+           "THERMOSTAT_ALIASES", "ThermostatError", "TrainSettings", "canonical_thermostat"]
 
 
 class EngineError(RuntimeError):
     """An engine cannot run (unknown name, missing executable or data); says the fix."""
+
+
+class ThermostatError(EngineError, ValueError):
+    """An unknown thermostat name (a ``ValueError`` too, so campaign validation reports it)."""
+
+
+#: The thermostats every engine offers: CSVR (Bussi), Langevin, Nosé–Hoover (chain).
+THERMOSTATS: tuple[str, ...] = ("csvr", "langevin", "nose-hoover")
+#: Other names accepted for them (after lower-casing and ``_`` → ``-``).
+THERMOSTAT_ALIASES: dict[str, str] = {"bussi": "csvr", "nose": "nose-hoover", "nhc": "nose-hoover",
+                                      "nose-hoover-chain": "nose-hoover"}
+
+
+def canonical_thermostat(name: str) -> str:
+    """The canonical thermostat name (one of :data:`THERMOSTATS`) of ``name`` or an alias.
+
+    >>> canonical_thermostat("Nose_Hoover"), canonical_thermostat("bussi")
+    ('nose-hoover', 'csvr')
+    >>> canonical_thermostat("berendsen")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ...
+    ThermostatError: unknown thermostat 'berendsen'; choose one of ['csvr', 'langevin', 'nose-hoover'] (aliases: bussi, nose, nhc, nose-hoover-chain)
+    """
+    key = str(name).lower().replace("_", "-")
+    key = THERMOSTAT_ALIASES.get(key, key)
+    if key not in THERMOSTATS:
+        raise ThermostatError(f"unknown thermostat {name!r}; choose one of {list(THERMOSTATS)} "
+                              f"(aliases: {', '.join(THERMOSTAT_ALIASES)})")
+    return key
 
 
 @dataclass
@@ -35,7 +65,7 @@ class MDSettings:
 
     temperature_K: thermostat target, K. timestep_fs: integration step, fs. n_steps: MD
     steps. save_every: store every n-th step. seed: velocity initialisation and thermostat
-    RNG. thermostat: 'csvr' (Bussi), 'langevin' or 'nose-hoover' (engine permitting).
+    RNG. thermostat: one of :data:`THERMOSTATS` or an alias (:func:`canonical_thermostat`).
     thermostat_time_fs: coupling time, fs. checkpoint_every: steps between checkpoints that
     a killed run resumes from.
     """
@@ -56,6 +86,7 @@ class MDSettings:
             raise ValueError(f"timestep_fs must be > 0 fs, got {self.timestep_fs}")
         if self.n_steps < 1 or self.save_every < 1 or self.checkpoint_every < 1:
             raise ValueError("n_steps, save_every and checkpoint_every must be >= 1")
+        canonical_thermostat(self.thermostat)
 
 
 #: Seed offset of an MLFF training's seed reference MD (``TrainSettings.seed + SEED_MD_OFFSET``),

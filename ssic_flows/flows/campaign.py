@@ -29,10 +29,10 @@ def build_campaign(spec: CampaignSpec) -> Flow:
     """One Flow holding every study's Flow; ``train_from`` links studies' training."""
     flows: dict[str, Flow] = {}
     for s in spec.studies:
-        maker = StudyMaker.from_spec(
-            s, campaign_id=spec.campaign_id, reference_engine=spec.reference_engine,
-            reference_settings=spec.reference_settings, mlff_engine=spec.mlff_engine,
-            mlff_settings=spec.mlff_settings)
+        maker = StudyMaker(
+            study=s, campaign_id=spec.campaign_id, reference_engine=spec.reference_engine,
+            reference_settings=dict(spec.reference_settings), mlff_engine=spec.mlff_engine,
+            mlff_settings=dict(spec.mlff_settings))
         initial = None
         if s.train_from is not None:
             initial = _find(flows[s.train_from], f"{s.train_from}:train_mlff").output

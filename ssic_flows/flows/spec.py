@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
                       model_validator)
 
-__all__ = ["DEFAULT_EQUILIBRATION_PS", "MAX_SEEDS", "CampaignSpec", "CampaignSpecError", "StudySpec",
+from ssic_flows.engines.base import MDSettings, TrainSettings, canonical_thermostat
+
+__all__ = ["DEFAULT_EQUILIBRATION_PS", "MAX_SEEDS", "MD_FIELDS", "CampaignSpec", "CampaignSpecError", "StudySpec",
            "TrainSpec", "check_equilibration", "load_campaign", "run_steps"]
+
+#: The engines' defaults (``MDSettings``, ``TrainSettings``): the one place they are defined.
+_MD = {f.name: f.default for f in fields(MDSettings)}
+_TRAIN = {f.name: f.default for f in fields(TrainSettings)}
+
+#: StudySpec fields that are MD settings of every run (:meth:`StudySpec.md_settings`).
+MD_FIELDS = ("timestep_fs", "save_every", "thermostat", "thermostat_time_fs", "checkpoint_every")
 
 #: Upper bound on independent MLMD runs per study (guards against typos such as 500).
 MAX_SEEDS = 20
@@ -29,7 +39,7 @@ DEFAULT_EQUILIBRATION_PS = 1.0
 
 
 def run_steps(study) -> dict[str, int]:
-    """Steps of each kind of run of a study (StudySpec or StudyMaker) that equilibration cuts."""
+    """Steps of each kind of run of a :class:`StudySpec` that equilibration cuts."""
     runs = {"reference_steps": study.reference_steps, "mlmd_steps": study.mlmd_steps}
     if study.transfer:
         runs["transfer_steps"] = study.transfer_steps or study.mlmd_steps
@@ -71,12 +81,18 @@ class _Strict(BaseModel):
 class TrainSpec(_Strict):
     """On-the-fly training knobs (see :class:`ssic_flows.engines.base.TrainSettings`)."""
 
-    beef_threshold_eV_A: float = Field(0.05, gt=0, description="label frames above this BEEF, eV/Å")
-    n_seed_frames: int = Field(5, ge=1)
-    segment_steps: int = Field(100, ge=1, description="MLMD steps per exploration segment")
-    max_iterations: int = Field(5, ge=1)
-    max_new_frames: int = Field(5, ge=1)
+    beef_threshold_eV_A: float = Field(_TRAIN["beef_threshold_eV_A"], gt=0,
+                                       description="label frames above this BEEF, eV/Å")
+    n_seed_frames: int = Field(_TRAIN["n_seed_frames"], ge=1)
+    segment_steps: int = Field(_TRAIN["segment_steps"], ge=1, description="MLMD steps per exploration segment")
+    max_iterations: int = Field(_TRAIN["max_iterations"], ge=1)
+    max_new_frames: int = Field(_TRAIN["max_new_frames"], ge=1)
     engine_settings: dict[str, Any] = Field(default_factory=dict)
+
+    def train_settings(self, temperature_K: float, timestep_fs: float, seed: int) -> TrainSettings:
+        """The engines' :class:`TrainSettings` of these knobs at ``temperature_K`` (K)."""
+        return TrainSettings(temperature_K=temperature_K, timestep_fs=timestep_fs, seed=seed,
+                             **self.model_dump())
 
 
 class StudySpec(_Strict):
@@ -96,10 +112,10 @@ class StudySpec(_Strict):
     n_atoms: int | None = Field(None, gt=0, description="atoms in the training cell")
     structure_seed: int = Field(0, ge=0, description="seed of the disordered-site assignment")
     temperature_K: float = Field(..., gt=0, description="production temperature, K")
-    timestep_fs: float = Field(2.0, gt=0, le=10, description="MD timestep, fs")
+    timestep_fs: float = Field(_MD["timestep_fs"], gt=0, le=10, description="MD timestep, fs")
     reference_steps: int = Field(..., ge=10, description="reference (AIMD) MD steps")
     mlmd_steps: int = Field(..., ge=10, description="steps of each MLMD production run")
-    save_every: int = Field(1, ge=1, description="store every n-th MD step")
+    save_every: int = Field(_MD["save_every"], ge=1, description="store every n-th MD step")
     equilibration_ps: float = Field(
         DEFAULT_EQUILIBRATION_PS, ge=0,
         description="ps cut from the start of every run (reference, MLMD, transfer, hot) before "
@@ -112,9 +128,9 @@ class StudySpec(_Strict):
     train: TrainSpec = Field(default_factory=TrainSpec)
     train_from: str | None = Field(None, description="study whose MLFF seeds this training")
     validation_snapshots: int = Field(10, ge=1, description="random reference frames for force RMSE")
-    thermostat: Literal["csvr", "langevin", "nose-hoover"] = "csvr"
-    thermostat_time_fs: float = Field(100.0, gt=0)
-    checkpoint_every: int = Field(50, ge=1)
+    thermostat: str = Field(_MD["thermostat"], description="csvr, langevin or nose-hoover (or an alias)")
+    thermostat_time_fs: float = Field(_MD["thermostat_time_fs"], gt=0)
+    checkpoint_every: int = Field(_MD["checkpoint_every"], ge=1)
 
     @property
     def study_name(self) -> str:
@@ -123,6 +139,16 @@ class StudySpec(_Strict):
     def material_ref(self) -> str | dict[str, Any]:
         """What ``build_material``/``resolve_material`` take: the recipe, else the built-in key."""
         return self.structure or self.material
+
+    def md_settings(self, temperature_K: float, n_steps: int, seed: int) -> MDSettings:
+        """The engines' :class:`MDSettings` of one run of this study (K, steps, seed)."""
+        return MDSettings(temperature_K=temperature_K, n_steps=n_steps, seed=seed,
+                          **{k: getattr(self, k) for k in MD_FIELDS})
+
+    @field_validator("thermostat")
+    @classmethod
+    def _thermostat(cls, v: str) -> str:
+        return canonical_thermostat(v)
 
     @field_validator("material")
     @classmethod
@@ -152,10 +178,7 @@ class StudySpec(_Strict):
         elif self.structure is None:
             self.structure = read_recipe(_material_path(self.material, info), self.mobile_species or [],
                                          oxidation_states=self.oxidation_states, dope=self.dope)
-        if self.structure is not None:
-            mat = resolve_material(self.structure)
-            if hasattr(mat.builder, "check"):
-                mat.builder.check(self.n_atoms or mat.study_atoms)
+        resolve_material(self.material_ref()).check_n_atoms(self.n_atoms)
         return self
 
     @model_validator(mode="after")

@@ -135,6 +135,42 @@ class MaterialInfo:
         """Whether ``n_atoms`` is ``k * cell_atoms - cell_offset`` for some k >= 1."""
         return n_atoms > 0 and (n_atoms + self.cell_offset) % self.cell_atoms == 0
 
+    def check_n_atoms(self, n_atoms: int | None = None) -> int:
+        """The atom count this material is built with for ``n_atoms`` (None: ``study_atoms``).
+
+        The one atom-count check (``build_material`` and campaign validation use it):
+        ``"exact"`` materials need ``k * cell_atoms - cell_offset``; ``"nearest"`` (user)
+        materials ask their builder (enough atoms for one cell, charge balance, doping).
+
+        Raises
+        ------
+        AtomCountError
+            The count is not buildable; the message lists allowed or nearest counts.
+
+        >>> MATERIALS["agi"].check_n_atoms(None), MATERIALS["na3sbs4-w"].check_n_atoms(31)
+        (128, 31)
+        """
+        n = self.study_atoms if n_atoms is None else n_atoms
+        if isinstance(n, np.integer):
+            n = int(n)
+        if self.size_rule == "nearest":
+            self.builder.check(n)
+            return n
+        if isinstance(n, bool) or not isinstance(n, int) or not self.is_allowed(n):
+            shown = ", ".join(map(str, self.allowed_atom_counts(10 * self.cell_atoms)[:8]))
+            extra = f" (and e.g. {', '.join(map(str, self.extra_atoms))})" if self.extra_atoms else ""
+            rule = f"{self.cell_atoms}k" + (f" - {self.cell_offset}" if self.cell_offset else "")
+            near = ""
+            if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+                k = max(1, (n + self.cell_offset) // self.cell_atoms)
+                lo, hi = (j * self.cell_atoms - self.cell_offset for j in (k, k + 1))
+                near = f"; nearest to {n}: {lo} or {hi}"
+            raise AtomCountError(
+                f"cannot build {self.key} ({self.formula}) with {n!r} atoms; allowed counts are {rule} "
+                f"for k >= 1: {shown}, ...{extra}{near}; the study used {self.study_atoms}"
+            )
+        return n
+
     def build(self, n_atoms: int | None = None, seed: int = 0) -> Structure:
         """Build this material; see :func:`build_material`."""
         return build_material(self.recipe or self.key, n_atoms=n_atoms, seed=seed)
@@ -318,22 +354,4 @@ def build_material(name: str | Mapping[str, Any], n_atoms: int | None = None, se
     """
     info = resolve_material(name)
     seed = check_seed(seed)
-    n = info.study_atoms if n_atoms is None else n_atoms
-    if isinstance(n, np.integer):
-        n = int(n)
-    if info.size_rule == "nearest":
-        return info.builder(n, seed)
-    if isinstance(n, bool) or not isinstance(n, int) or not info.is_allowed(n):
-        shown = ", ".join(map(str, info.allowed_atom_counts(10 * info.cell_atoms)[:8]))
-        extra = f" (and e.g. {', '.join(map(str, info.extra_atoms))})" if info.extra_atoms else ""
-        rule = f"{info.cell_atoms}k" + (f" - {info.cell_offset}" if info.cell_offset else "")
-        near = ""
-        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
-            k = max(1, (n + info.cell_offset) // info.cell_atoms)
-            lo, hi = (j * info.cell_atoms - info.cell_offset for j in (k, k + 1))
-            near = f"; nearest to {n}: {lo} or {hi}"
-        raise AtomCountError(
-            f"cannot build {info.key} ({info.formula}) with {n!r} atoms; allowed counts are {rule} "
-            f"for k >= 1: {shown}, ...{extra}{near}; the study used {info.study_atoms}"
-        )
-    return info.builder(n, seed)
+    return info.builder(info.check_n_atoms(n_atoms), seed)

@@ -300,6 +300,10 @@ class _BaseBuilder:
     def __init__(self, base, rule: DopingRule | None) -> None:
         self.base, self.rule = base, rule
 
+    def check(self, n_atoms: int) -> None:
+        """The built-in's count rule (:meth:`MaterialInfo.check_n_atoms`)."""
+        self.base.check_n_atoms(n_atoms)
+
     def __call__(self, n_atoms: int, seed: int) -> Structure:
         from .registry import build_material
 

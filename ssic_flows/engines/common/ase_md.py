@@ -56,14 +56,13 @@ from typing import Any, Callable
 import numpy as np
 
 from ssic_flows.analysis.trajectory import Trajectory
-from ssic_flows.engines.base import EngineError, MDSettings
+from ssic_flows.engines.base import EngineError, MDSettings, canonical_thermostat
 
 __all__ = [
-    "THERMOSTATS", "checkpoint_dir_for_current_job", "load_checkpoint", "make_dynamics",
+    "checkpoint_dir_for_current_job", "load_checkpoint", "make_dynamics",
     "kinetic_temperature_K", "run_md", "to_atoms",
 ]
 
-THERMOSTATS = ("csvr", "langevin", "nose-hoover")
 _CKPT = "md_checkpoint.npz"
 _CHUNK = "md_frames_{:06d}.npz"
 _FORMAT = 2  # 1: every frame inside md_checkpoint.npz (still read)
@@ -117,12 +116,7 @@ def checkpoint_dir_for_current_job() -> Path | None:
 def _validate(settings: MDSettings) -> str:
     if not isinstance(settings, MDSettings):
         raise EngineError(f"settings must be an MDSettings, got {type(settings).__name__}")
-    thermo = settings.thermostat.lower().replace("_", "-")
-    thermo = {"bussi": "csvr", "nose-hoover-chain": "nose-hoover", "nhc": "nose-hoover"}.get(
-        thermo, thermo)
-    if thermo not in THERMOSTATS:
-        raise EngineError(
-            f"unknown thermostat {settings.thermostat!r}; choose one of {list(THERMOSTATS)}")
+    thermo = canonical_thermostat(settings.thermostat)
     if settings.thermostat_time_fs <= 0:
         raise EngineError(
             f"thermostat_time_fs must be > 0 fs, got {settings.thermostat_time_fs}")

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ssic_flows.engines.base import EngineError, MDSettings
+from ssic_flows.engines.base import EngineError, MDSettings, canonical_thermostat
 
 __all__ = [
     "CP2K_DATA_ENV", "Cp2kSettings", "basis_and_potential_names", "check_elements",
@@ -124,8 +124,8 @@ class Cp2kSettings:
         return asdict(self)
 
 
-_THERMOSTATS = {"csvr": "CSVR", "bussi": "CSVR", "nose-hoover": "NOSE", "nose": "NOSE",
-                "nhc": "NOSE", "nose-hoover-chain": "NOSE", "langevin": None}
+#: CP2K's NVT thermostat TYPE per canonical thermostat (Langevin is an ensemble of its own).
+_THERMOSTAT_TYPE = {"csvr": "CSVR", "nose-hoover": "NOSE", "langevin": None}
 
 
 def _fmt(x: float) -> str:
@@ -270,9 +270,7 @@ def write_cp2k_input(
 """
     if run_type == "MD":
         assert md is not None
-        th = md.thermostat.lower().replace("_", "-")
-        if th not in _THERMOSTATS:
-            raise ValueError(f"unknown thermostat {md.thermostat!r}; use 'csvr', 'nose-hoover' or 'langevin'")
+        th = canonical_thermostat(md.thermostat)
         if th == "langevin":
             # Langevin is an ensemble of its own in CP2K, not an NVT thermostat type.
             ens = "LANGEVIN"
@@ -280,7 +278,7 @@ def write_cp2k_input(
             thermo = f"    &LANGEVIN\n      GAMMA [fs^-1] {gamma_per_fs:.8f}\n    &END LANGEVIN\n"
         else:
             ens = "NVT"
-            kind = _THERMOSTATS[th]
+            kind = _THERMOSTAT_TYPE[th]
             if kind == "CSVR":
                 body = f"      &CSVR\n        TIMECON [fs] {md.thermostat_time_fs}\n      &END CSVR\n"
             else:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ssic_flows.engines.base import EngineError, MDSettings
+from ssic_flows.engines.base import EngineError, MDSettings, canonical_thermostat
 
 __all__ = ["STUDY_INCAR", "gamma_kpoints", "md_incar", "md_set_generator", "static_set_generator"]
 
@@ -49,21 +49,17 @@ def gamma_kpoints():
 
 def md_incar(settings: MDSettings, species: list[str] | None = None) -> dict[str, Any]:
     """Thermostat/MD INCAR tags for ``settings`` (see module docstring for the mapping)."""
-    th = settings.thermostat.lower().replace("_", "-")
-    th = {"bussi": "csvr", "nhc": "nose-hoover", "nose": "nose-hoover"}.get(th, th)
+    th = canonical_thermostat(settings.thermostat)
     tags: dict[str, Any] = {"ISIF": 2, "IBRION": 0}
     if th == "nose-hoover":
         tags.update(MDALGO=2, SMASS=0)
     elif th == "csvr":
         tags.update(MDALGO=5, SMASS=None,
                     CSVR_PERIOD=max(1, int(round(settings.thermostat_time_fs / settings.timestep_fs))))
-    elif th == "langevin":
+    else:  # langevin
         n = len(dict.fromkeys(species or [])) or 1
         tags.update(MDALGO=3, SMASS=None,
                     LANGEVIN_GAMMA=[round(1000.0 / settings.thermostat_time_fs, 6)] * n)
-    else:
-        raise EngineError(f"VASP engine: unknown thermostat {settings.thermostat!r}; use "
-                          "'nose-hoover', 'csvr' or 'langevin'")
     return tags
 
 
