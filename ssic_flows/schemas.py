@@ -1,21 +1,27 @@
 """Output documents of every job role, in one place (pydantic).
 
-Big arrays never sit in these documents: a :class:`~ssic_flows.analysis.Trajectory` field is
-moved by jobflow to the ``data`` additional store (jobs declare ``@job(data=Trajectory)``),
-and curves go in ``*_data`` dicts that jobs route there too. Units are in the field names.
+Jobs return these documents themselves. Big arrays never sit in the job document: each
+document names its big fields in ``DATA_FIELDS`` and its jobs declare them
+(``@job(data=MDOutput.DATA_FIELDS)``, as atomate2's ``_FORCEFIELD_DATA_OBJECTS``), so
+jobflow's ``JobStore.update`` moves those fields to the ``data`` additional store by key and
+puts a ``blob_uuid`` reference in their place. A :class:`~ssic_flows.analysis.Trajectory`
+field dumps as its ``as_dict()`` (with ``@module``/``@class``), so a later job that resolves
+``md_job.output`` gets an ``MDOutput`` whose ``trajectory`` is a ``Trajectory`` again. Units
+are in the field names.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from ssic_flows.analysis.trajectory import Trajectory
 
 __all__ = [
-    "as_job_output", "plain_structure_dict",
-    "EngineProvenance", "MDOutput", "ROLES", "StaticOutput", "TrainOutput", "ValidationOutput",
+    "plain_structure_dict", "TrajectoryField",
+    "EngineProvenance", "MDOutput", "ROLES", "StaticOutput", "StudySummary", "TrainOutput",
+    "ValidationOutput",
 ]
 
 #: Roles of jobs in a study flow (job metadata ``role``).
@@ -23,21 +29,14 @@ ROLES = ("build", "reference_md", "train_mlff", "validate", "mlmd", "transfer",
          "retrain_hot", "mlmd_hot", "analyze", "label", "fit", "explore")
 
 
-def as_job_output(doc) -> dict:
-    """A schema document as a job's return value whose Trajectory fields reach the data store.
+def _trajectory_in(v: Any) -> Any:
+    return Trajectory.from_dict(v) if isinstance(v, dict) else v
 
-    jobflow serialises a pydantic document with ``model_dump()``, which turns the
-    :class:`Trajectory` dataclass into a plain dict; the ``data=Trajectory`` routing then
-    never sees it and megabytes of arrays land in the main document. This returns the same
-    document as a dict carrying ``@module``/``@class`` (so jobflow decodes it back into the
-    schema class when a later job resolves the reference) with Trajectory objects kept as
-    objects (so the JobStore moves them to the ``data`` store).
-    """
-    out = {"@module": type(doc).__module__, "@class": type(doc).__name__}
-    names = list(type(doc).model_fields) + list(doc.model_extra or {})
-    for k in names:
-        out[k] = getattr(doc, k)
-    return out
+
+#: A Trajectory field of a document: dumped as ``Trajectory.as_dict()`` (MSON, so it decodes
+#: back into a Trajectory), read from a Trajectory or that dict.
+TrajectoryField = Annotated[Trajectory, BeforeValidator(_trajectory_in),
+                            PlainSerializer(lambda t: t.as_dict(), return_type=dict)]
 
 
 def plain_structure_dict(structure) -> dict:
@@ -76,7 +75,9 @@ class MDOutput(_Doc):
     wall_time_s: float = 0.0
     seconds_per_step: float = 0.0
     resumed_from_step: int = Field(0, description="MD step the run resumed from (0 = fresh)")
-    trajectory: Trajectory | None = Field(None, description="moved to the data store")
+    DATA_FIELDS: ClassVar[list[str]] = ["trajectory"]
+
+    trajectory: TrajectoryField | None = Field(None, description="moved to the data store")
     final_structure: dict | None = Field(None, description="pymatgen Structure.as_dict()")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -87,12 +88,16 @@ class StaticOutput(_Doc):
     provenance: EngineProvenance
     n_structures: int
     energies_eV: list[float]
-    forces: Trajectory | None = Field(None, description="structures+forces, in the data store")
+    DATA_FIELDS: ClassVar[list[str]] = ["forces"]
+
+    forces: TrajectoryField | None = Field(None, description="structures+forces, in the data store")
     wall_time_s: float = 0.0
 
 
 class TrainOutput(_Doc):
     """A trained MLFF and its training history."""
+
+    DATA_FIELDS: ClassVar[list[str]] = ["training_data"]
 
     provenance: EngineProvenance
     model_path: str = Field(..., description="path of the model file on the shared filesystem")
@@ -110,13 +115,15 @@ class TrainOutput(_Doc):
                     "metadata['beef_kind'] says which")
     beef_mean_eV_A: list[float] = Field(default_factory=list)
     temperature_K: float = 0.0
-    training_data: Trajectory | None = Field(None, description="labelled frames, data store")
+    training_data: TrajectoryField | None = Field(None, description="labelled frames, data store")
     wall_time_s: float = 0.0
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class ValidationOutput(_Doc):
     """Per-element force errors of an MLFF against reference single points (meV/Å)."""
+
+    DATA_FIELDS: ClassVar[list[str]] = ["parity_data"]
 
     provenance: EngineProvenance
     n_snapshots: int
@@ -135,6 +142,8 @@ class StudySummary(_Doc):
     Scalars here; every curve (g(r), VDOS, MSD, θ, ω, van Hove, ρ(r, φ), ensembles) is in
     ``curves`` which jobs route to the data store.
     """
+
+    DATA_FIELDS: ClassVar[list[str]] = ["curves"]
 
     campaign_id: str
     study: str

@@ -53,6 +53,10 @@ def test_chgnet_md_then_static_in_a_flow(tmp_path, monkeypatch):
     assert doc["output"]["trajectory"]["store"] == "data"
     assert doc["output"]["@class"] == "MDOutput"
     assert store.additional_stores["data"].count() == 2
+    # routed by key (@job(data=MDOutput.DATA_FIELDS)) from the returned document itself, in
+    # the Trajectory's own MSON form, so it decodes back into a Trajectory
+    blob = store.additional_stores["data"].query_one({"blob_uuid": doc["output"]["trajectory"]["blob_uuid"]})
+    assert blob["data"]["@class"] == "Trajectory" and MDOutput.DATA_FIELDS == ["trajectory"]
     # a checkpoint was written under $SSIC_HOME/checkpoints/<uuid>_<index>
     assert (tmp_path / "checkpoints" / f"{md.uuid}_1" / "md_checkpoint.npz").exists()
 

@@ -17,11 +17,9 @@ from maggma.stores import MemoryStore  # noqa: E402
 from monty.json import MontyDecoder  # noqa: E402
 from pymatgen.io.ase import AseAtomsAdaptor  # noqa: E402
 
-from ssic_flows.analysis.trajectory import Trajectory  # noqa: E402
 from ssic_flows.engines.common.ase_md import run_md  # noqa: E402
 from ssic_flows.engines.base import EngineError, MDSettings, ReferenceEngine, TrainSettings  # noqa: E402
 from ssic_flows.engines.common.outputs import md_output_from_trajectory  # noqa: E402
-from ssic_flows.schemas import as_job_output  # noqa: E402
 from ssic_flows.engines.gap.engine import GAPEngine  # noqa: E402
 from ssic_flows.schemas import EngineProvenance, MDOutput, StaticOutput, TrainOutput  # noqa: E402
 
@@ -30,14 +28,14 @@ from ssic_flows.schemas import EngineProvenance, MDOutput, StaticOutput, TrainOu
 _PROV = EngineProvenance(engine="emt", kind="reference", stands_in_for_dft=True)
 
 
-@job(data=Trajectory)
+@job(data=MDOutput.DATA_FIELDS)
 def emt_md(structure, settings: dict):
     s = MDSettings(**settings)
     traj = run_md(structure, EMT(), s, None, metadata={"engine": "emt"})
-    return as_job_output(md_output_from_trajectory(traj, s, _PROV))
+    return md_output_from_trajectory(traj, s, _PROV)
 
 
-@job(data=Trajectory)
+@job(data=StaticOutput.DATA_FIELDS)
 def emt_static(frames):
     e, f = [], []
     for i in range(frames.n_frames):
@@ -46,8 +44,8 @@ def emt_static(frames):
         e.append(at.get_potential_energy())
         f.append(at.get_forces())
     out = frames.replace(forces=np.array(f), energies=np.array(e))
-    return as_job_output(StaticOutput(provenance=_PROV, n_structures=len(e), energies_eV=e,
-                                      forces=out))
+    return StaticOutput(provenance=_PROV, n_structures=len(e), energies_eV=e,
+                                      forces=out)
 
 
 @dataclass

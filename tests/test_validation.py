@@ -19,7 +19,7 @@ from ssic_flows.engines.common.ase_md import run_md  # noqa: E402
 from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings  # noqa: E402
 from ssic_flows.engines.gap.fit import append_training_xyz, fit_gap  # noqa: E402
 from ssic_flows.makers.validation import ForceValidationMaker  # noqa: E402
-from ssic_flows.schemas import ValidationOutput  # noqa: E402
+from ssic_flows.schemas import EngineProvenance, TrainOutput, ValidationOutput  # noqa: E402
 
 
 def _run(flow):
@@ -42,9 +42,8 @@ def test_validation_reuse_and_recompute(tmp_path, monkeypatch):
     append_training_xyz(tmp_path / "training.xyz", train)
     fit = fit_gap(tmp_path / "training.xyz", tmp_path / "gap.xml",
                   {"soap_n_sparse": 40, "two_body_n_sparse": 10})
-    model = {"model_path": fit["model_path"], "provenance": {"engine": "gap", "kind": "mlff"},
-             "n_training_structures": 6, "n_iterations": 1, "converged": True,
-             "beef_threshold_eV_A": 0.05}
+    model = TrainOutput(model_path=fit["model_path"], provenance=EngineProvenance(engine="gap", kind="mlff"),
+                        n_training_structures=6, n_iterations=1, converged=True, beef_threshold_eV_A=0.05)
     reuse = ForceValidationMaker(n_snapshots=8, seed=2, n_boot=200).make(ref, model)
     recompute = ForceValidationMaker(n_snapshots=8, seed=2, n_boot=200,
                                      reuse_reference_forces=False,

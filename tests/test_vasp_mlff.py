@@ -22,6 +22,7 @@ from ssic_flows.engines.vasp_mlff.parsing import (
     read_ml_ab_configurations, read_ml_ab_header, read_ml_logfile, training_trajectory,
 )
 from ssic_flows.engines.vasp_mlff.sets import ml_incar, mlff_generator
+from ssic_flows.schemas import TrainOutput
 
 DATA = Path(__file__).parent / "data" / "vasp"
 PLACEHOLDER = "PLACEHOLDER written by tests/test_vasp_mlff.py - not VASP output\n"
@@ -172,20 +173,20 @@ def test_collect_training_from_fixture_dirs(tmp_path, monkeypatch):
 
     d = collect_vasp_mlff_training.original([str(t1), f"host:{t2}"], str(refit), asdict(settings),
                                             model_root=str(tmp_path / "models"))
-    assert d["@class"] == "TrainOutput"
-    assert d["n_training_structures"] == 2 and d["n_iterations"] == 2
-    assert d["beef_step"] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]  # 2nd segment offset
-    assert d["beef_max_eV_A"][:2] == pytest.approx([0.25, 0.14])
-    assert d["converged"] is True  # last 10 % of BEEF max ≤ 0.05 eV/Å
-    model = Path(d["model_path"])
+    assert isinstance(d, TrainOutput)  # the document itself, training_data routed by key
+    assert d.n_training_structures == 2 and d.n_iterations == 2
+    assert d.beef_step == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]  # 2nd segment offset
+    assert d.beef_max_eV_A[:2] == pytest.approx([0.25, 0.14])
+    assert d.converged is True  # last 10 % of BEEF max ≤ 0.05 eV/Å
+    model = Path(d.model_path)
     assert model.name == "ML_FF" and model.read_text() == "ML_FFN " + PLACEHOLDER
-    assert Path(d["metadata"]["ml_ab_path"]).read_text() == (DATA / "ML_ABN").read_text()
-    assert d["metadata"]["n_abinitio_steps"] == 6 and len(d["model_sha256"]) == 64
-    assert d["training_data"].n_frames == 2
+    assert Path(d.metadata["ml_ab_path"]).read_text() == (DATA / "ML_ABN").read_text()
+    assert d.metadata["n_abinitio_steps"] == 6 and len(d.model_sha256) == 64
+    assert d.training_data.n_frames == 2
     strict = asdict(TrainSettings(temperature_K=500, beef_threshold_eV_A=0.01))
     d2 = collect_vasp_mlff_training.original([str(t1)], str(refit), strict,
                                              model_root=str(tmp_path / "m2"))
-    assert d2["converged"] is False
+    assert d2.converged is False
 
 
 # ------------------------------------------------------------------ engine

@@ -29,7 +29,7 @@ from jobflow import Flow, Maker, Response, job
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError
-from ssic_flows.schemas import EngineProvenance, ValidationOutput
+from ssic_flows.schemas import EngineProvenance, TrainOutput, ValidationOutput
 
 __all__ = ["ForceValidationMaker", "compare_forces", "pick_snapshots", "validate_forces"]
 
@@ -53,31 +53,22 @@ def pick_snapshots(traj: Trajectory, n_snapshots: int, seed: int, skip_fs: float
     return traj[idx]
 
 
-def _traj(x: Any, what: str) -> Trajectory:
-    if isinstance(x, Trajectory):
-        return x
-    if isinstance(x, dict):
-        for k in ("trajectory", "forces"):
-            if isinstance(x.get(k), Trajectory):
-                return x[k]
-        if "positions" in x:
-            return Trajectory.from_dict(x)
-    for k in ("trajectory", "forces"):
-        if isinstance(getattr(x, k, None), Trajectory):
-            return getattr(x, k)
-    raise EngineError(f"{what} must be a Trajectory (or an MD/Static output holding one), got "
-                      f"{type(x).__name__}; pass e.g. reference_md.output.trajectory")
+def _frames(x: Any, what: str) -> Trajectory:
+    """``x`` itself: the one input shape is a Trajectory (``md_job.output.trajectory``)."""
+    if not isinstance(x, Trajectory):
+        raise EngineError(f"{what} must be a Trajectory, got {type(x).__name__}; pass e.g. "
+                          "reference_md.output.trajectory or static_job.output.forces")
+    return x
 
 
-@job(data=["parity_data"])
-def compare_forces(labelled: Any, model: Any, mlff: str, mlff_settings: dict,
-                   n_boot: int = 1000, seed: int = 0, details: dict | None = None) -> dict:
+@job(data=ValidationOutput.DATA_FIELDS)
+def compare_forces(labelled: Trajectory, model: TrainOutput, mlff: str, mlff_settings: dict,
+                   n_boot: int = 1000, seed: int = 0, details: dict | None = None) -> ValidationOutput:
     """Per-element force errors (meV/Å) of the MLFF on frames carrying reference forces."""
     from ssic_flows.analysis.forces import force_errors
-    from ssic_flows.schemas import as_job_output
     from ssic_flows.engines.registry import get_mlff_engine
 
-    frames = _traj(labelled, "labelled frames")
+    frames = _frames(labelled, "labelled frames")
     if frames.forces is None:
         raise EngineError("the frames carry no reference forces; run the reference static "
                           "maker on them first (reuse_reference_forces=False)")
@@ -87,9 +78,7 @@ def compare_forces(labelled: Any, model: Any, mlff: str, mlff_settings: dict,
     per = res.per_element
     prov = eng.provenance()
     prov = EngineProvenance.model_validate(prov) if isinstance(prov, dict) else prov
-    mp = getattr(model, "model_path", None) or (model.get("model_path")
-                                                if isinstance(model, dict) else None)
-    out = ValidationOutput(
+    return ValidationOutput(
         provenance=prov, n_snapshots=frames.n_frames,
         rmse_meV_A={k: v.rmse_meV_A for k, v in per.items()},
         mae_meV_A={k: v.mae_meV_A for k, v in per.items()},
@@ -99,21 +88,20 @@ def compare_forces(labelled: Any, model: Any, mlff: str, mlff_settings: dict,
                      "predicted_eV_A": pred.tolist(), "reference_eV_A": frames.forces.tolist()},
         details={"overall_rmse_meV_A": res.overall.rmse_meV_A,
                  "overall_mae_meV_A": res.overall.mae_meV_A, "n_boot": n_boot, "seed": seed,
-                 "frame_steps": frames.steps.tolist(), "model_path": mp,
+                 "frame_steps": frames.steps.tolist(), "model_path": model.model_path,
                  "reference_engine": frames.metadata.get("engine"),
                  "reference_stands_in_for_dft": frames.metadata.get("stands_in_for_dft"),
                  **(details or {})},
     )
-    return as_job_output(out)
 
 
 @job
-def validate_forces(reference_trajectory: Any, model: Any, mlff: str, mlff_settings: dict,
+def validate_forces(reference_trajectory: Trajectory, model: TrainOutput, mlff: str, mlff_settings: dict,
                     n_snapshots: int, seed: int, n_boot: int, reuse_reference_forces: bool,
                     reference_static_maker: Any = None, skip_fs: float = 0.0,
                     independence: str = "") -> Any:
     """Pick snapshots; compare directly (reused forces) or label them first (own job)."""
-    traj = _traj(reference_trajectory, "reference_trajectory")
+    traj = _frames(reference_trajectory, "reference_trajectory")
     snaps = pick_snapshots(traj, n_snapshots, seed, skip_fs)
     base = {"snapshots_after_fs": float(skip_fs), "independence": independence or (
         "snapshots from the reference trajectory given, frame 0 (the start structure) excluded; "

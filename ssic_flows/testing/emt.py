@@ -12,11 +12,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from jobflow import JobStore, Maker, job, run_locally
 
-from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import MDSettings, ReferenceEngine
 from ssic_flows.engines.common.ase_md import run_md
 from ssic_flows.engines.common.outputs import md_output_from_trajectory
-from ssic_flows.schemas import EngineProvenance, StaticOutput, as_job_output
+from ssic_flows.schemas import EngineProvenance, MDOutput, StaticOutput
 
 __all__ = ["EMTMDMaker", "EMTReference", "EMTStaticMaker", "emt_md", "emt_static",
            "run_in_memory"]
@@ -24,17 +23,17 @@ __all__ = ["EMTMDMaker", "EMTReference", "EMTStaticMaker", "emt_md", "emt_static
 _PROV = EngineProvenance(engine="emt", kind="reference", stands_in_for_dft=True)
 
 
-@job(data=Trajectory)
+@job(data=MDOutput.DATA_FIELDS)
 def emt_md(structure, settings: dict):
     """NVT MD with EMT (no checkpoint)."""
     from ase.calculators.emt import EMT
 
     s = MDSettings(**settings)
     traj = run_md(structure, EMT(), s, None, metadata={"engine": "emt"})
-    return as_job_output(md_output_from_trajectory(traj, s, _PROV))
+    return md_output_from_trajectory(traj, s, _PROV)
 
 
-@job(data=Trajectory)
+@job(data=StaticOutput.DATA_FIELDS)
 def emt_static(frames):
     """EMT single points: energies (eV) and forces (eV/Å) of every frame."""
     from ase.calculators.emt import EMT
@@ -46,8 +45,8 @@ def emt_static(frames):
         e.append(at.get_potential_energy())
         f.append(at.get_forces())
     out = frames.replace(forces=np.array(f), energies=np.array(e))
-    return as_job_output(StaticOutput(provenance=_PROV, n_structures=len(e), energies_eV=e,
-                                      forces=out))
+    return StaticOutput(provenance=_PROV, n_structures=len(e), energies_eV=e,
+                                      forces=out)
 
 
 @dataclass

@@ -37,7 +37,7 @@ from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings
 from ssic_flows.engines.common.outputs import (
     as_md_settings, as_trajectory, md_output_from_trajectory,
 )
-from ssic_flows.schemas import EngineProvenance, TrainOutput, as_job_output, plain_structure_dict
+from ssic_flows.schemas import EngineProvenance, MDOutput, TrainOutput, plain_structure_dict
 
 __all__ = ["AceMDMaker", "ace_md", "ace_otf_iteration", "ace_prepare_run", "ace_provenance",
            "as_ace_model", "labelled_atoms"]
@@ -112,8 +112,8 @@ def _append_frames(path: Path, frames: list) -> int:
     return len(_read_frames(path))
 
 
-@job(data=Trajectory)
-def ace_md(structure: Any, model: Any, settings: dict) -> dict:
+@job(data=MDOutput.DATA_FIELDS)
+def ace_md(structure: Any, model: Any, settings: dict) -> MDOutput:
     """NVT MLMD with a trained linear ACE; checkpointed (resumes on rerun)."""
     from ssic_flows.engines.common.ase_md import checkpoint_dir_for_current_job, run_md
 
@@ -123,7 +123,7 @@ def ace_md(structure: Any, model: Any, settings: dict) -> dict:
     prov = ace_provenance(model_path=str(path), n_coefficients=int(len(m.coefficients)))
     traj = run_md(structure, m.calculator(), s, checkpoint_dir_for_current_job(),
                   metadata={"engine": "ace", "engine_version": prov.engine_version})
-    return as_job_output(md_output_from_trajectory(traj, s, prov))
+    return md_output_from_trajectory(traj, s, prov)
 
 
 @job
@@ -202,7 +202,7 @@ def _check_estimate(model: AceModel, frames: list, beefs: list[float]) -> dict:
             "fraction_within_1sigma": within1 / n if n else None}
 
 
-@job(data=Trajectory)
+@job(data=TrainOutput.DATA_FIELDS)
 def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_static_maker: Any,
                       iteration: int = 0, new_frames: Any = None,
                       history: dict | None = None) -> Any:
@@ -275,7 +275,7 @@ def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_st
                       "training_file": str(train_file), "run_dir": str(rd),
                       "initial_model": h.get("initial_model")},
         )
-        return as_job_output(out)
+        return out
 
     label = reference_static_maker.make(ex["candidates"])
     label.name = f"label iter{iteration}"

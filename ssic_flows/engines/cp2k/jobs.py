@@ -34,7 +34,7 @@ from ssic_flows.engines.cp2k.parsing import (
 from ssic_flows.engines.cp2k.run import cp2k_version, find_cp2k_executable, run_cp2k
 from ssic_flows.engines.cp2k.sets import Cp2kSettings, check_elements, write_cp2k_input
 from ssic_flows.schemas import (
-    EngineProvenance, MDOutput, StaticOutput, as_job_output, plain_structure_dict,
+    EngineProvenance, MDOutput, StaticOutput, plain_structure_dict,
 )
 
 __all__ = [
@@ -103,9 +103,9 @@ def _job_key() -> str:
     return f"{j.uuid}_{j.index}"
 
 
-@job(data=Trajectory)
+@job(data=MDOutput.DATA_FIELDS)
 def run_cp2k_md(structure, md: dict, cp2k: dict, checkpoint_root: str | None = None,
-                project: str = PROJECT) -> dict:
+                project: str = PROJECT) -> MDOutput:
     """Job: CP2K NVT MD of ``structure``; resumable from ``<checkpoint_root>/<job uuid>``.
 
     md: :class:`MDSettings` fields. cp2k: :class:`Cp2kSettings` fields. Output:
@@ -137,7 +137,7 @@ def run_cp2k_md(structure, md: dict, cp2k: dict, checkpoint_root: str | None = N
     # time per step (start-up included) is kept in metadata
     wall_sps = res["wall_time_s"] / res["steps_run"] if res["steps_run"] else 0.0
     sps = float(np.median(used)) if used else wall_sps
-    return as_job_output(MDOutput(
+    return MDOutput(
         provenance=_provenance(settings), formula=structure.composition.reduced_formula,
         n_atoms=len(structure), temperature_K=mds.temperature_K, timestep_fs=mds.timestep_fs,
         n_steps=mds.n_steps, save_every=mds.save_every, seed=mds.seed, n_frames=traj.n_frames,
@@ -149,7 +149,7 @@ def run_cp2k_md(structure, md: dict, cp2k: dict, checkpoint_root: str | None = N
                   "wall_seconds_per_step": wall_sps,
                   "conserved_drift_eV": float(ener[max(ener)]["conserved_eV"]
                                               - ener[min(ener)]["conserved_eV"])},
-    ))
+    )
 
 
 @dataclass
@@ -215,8 +215,8 @@ def cp2k_single_points(frames: Trajectory, settings: Cp2kSettings, directory: st
     return frames.replace(forces=np.stack(forces), energies=np.array(energies), metadata=meta)
 
 
-@job(data=Trajectory)
-def run_cp2k_static(frames, cp2k: dict, reuse_wfn: bool = True) -> dict:
+@job(data=StaticOutput.DATA_FIELDS)
+def run_cp2k_static(frames, cp2k: dict, reuse_wfn: bool = True) -> StaticOutput:
     """Job: CP2K single points (PBE, Γ) of each frame of a Trajectory → :class:`StaticOutput`.
 
     ``forces`` holds the frames with ``forces`` (eV/Å) and ``energies`` (eV) filled, in the
@@ -229,10 +229,10 @@ def run_cp2k_static(frames, cp2k: dict, reuse_wfn: bool = True) -> dict:
     check_elements(set(frames.species), settings)
     t0 = time.perf_counter()
     out = cp2k_single_points(frames, settings, Path.cwd() / "cp2k_static", reuse_wfn=reuse_wfn)
-    return as_job_output(StaticOutput(
+    return StaticOutput(
         provenance=_provenance(settings), n_structures=out.n_frames,
         energies_eV=[float(e) for e in out.energies], forces=out,
-        wall_time_s=time.perf_counter() - t0))
+        wall_time_s=time.perf_counter() - t0)
 
 
 @dataclass

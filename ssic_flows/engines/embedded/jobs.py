@@ -14,7 +14,6 @@ from typing import Any
 
 from jobflow import Maker, job
 
-from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import MDSettings
 from ssic_flows.engines.common.outputs import (
     as_md_settings, as_trajectory, md_output_from_trajectory,
@@ -22,14 +21,14 @@ from ssic_flows.engines.common.outputs import (
 from ssic_flows.engines.embedded.calculator import (
     DEFAULT_MODEL, chgnet_calculator, chgnet_provenance, chgnet_single_points,
 )
-from ssic_flows.schemas import StaticOutput, as_job_output
+from ssic_flows.schemas import MDOutput, StaticOutput
 
 __all__ = ["EmbeddedMDMaker", "EmbeddedStaticMaker", "chgnet_md", "chgnet_static"]
 
 
-@job(data=Trajectory)
+@job(data=MDOutput.DATA_FIELDS)
 def chgnet_md(structure: Any, settings: dict, model_name: str = DEFAULT_MODEL,
-              torch_threads: int = 1) -> dict:
+              torch_threads: int = 1) -> MDOutput:
     """NVT MD with CHGNet (stand-in for AIMD); resumes from its checkpoint when rerun."""
     from ssic_flows.engines.common.ase_md import checkpoint_dir_for_current_job, run_md
 
@@ -39,12 +38,12 @@ def chgnet_md(structure: Any, settings: dict, model_name: str = DEFAULT_MODEL,
                   checkpoint_dir_for_current_job(),
                   metadata={"engine": "chgnet", "engine_version": prov.engine_version,
                             "stands_in_for_dft": True})
-    return as_job_output(md_output_from_trajectory(traj, s, prov))
+    return md_output_from_trajectory(traj, s, prov)
 
 
-@job(data=Trajectory)
+@job(data=StaticOutput.DATA_FIELDS)
 def chgnet_static(frames: Any, model_name: str = DEFAULT_MODEL,
-                  torch_threads: int = 1) -> dict:
+                  torch_threads: int = 1) -> StaticOutput:
     """CHGNet single points: energies (eV) and forces (eV/Å) for every frame."""
     traj = as_trajectory(frames)
     t0 = time.perf_counter()
@@ -53,9 +52,9 @@ def chgnet_static(frames: Any, model_name: str = DEFAULT_MODEL,
     meta = dict(traj.metadata, engine="chgnet", engine_version=prov.engine_version,
                 stands_in_for_dft=True, labelled_by="chgnet static")
     out = traj.replace(forces=forces, energies=energies, metadata=meta)
-    return as_job_output(StaticOutput(
+    return StaticOutput(
         provenance=prov, n_structures=traj.n_frames, energies_eV=[float(e) for e in energies],
-        forces=out, wall_time_s=time.perf_counter() - t0))
+        forces=out, wall_time_s=time.perf_counter() - t0)
 
 
 @dataclass

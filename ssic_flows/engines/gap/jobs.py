@@ -34,13 +34,13 @@ from ssic_flows.engines.gap.potential import (
     as_gap_model, beef_per_atom, gap_potential, gap_provenance, gap_variance,
 )
 from ssic_flows.engines.gap.sets import gap_settings
-from ssic_flows.schemas import TrainOutput, as_job_output
+from ssic_flows.schemas import MDOutput, TrainOutput
 
 __all__ = ["GAPMDMaker", "gap_md", "gap_otf_iteration", "gap_prepare_run"]
 
 
-@job(data=Trajectory)
-def gap_md(structure: Any, model: Any, settings: dict) -> dict:
+@job(data=MDOutput.DATA_FIELDS)
+def gap_md(structure: Any, model: Any, settings: dict) -> MDOutput:
     """NVT MLMD with a trained GAP; checkpointed (resumes on rerun)."""
     from ssic_flows.engines.common.ase_md import checkpoint_dir_for_current_job, run_md
 
@@ -51,7 +51,7 @@ def gap_md(structure: Any, model: Any, settings: dict) -> dict:
     traj = run_md(structure, pot, s, checkpoint_dir_for_current_job(),
                   metadata={"engine": "gap", "engine_version": prov.engine_version,
                             "model_sha256": m.model_sha256})
-    return as_job_output(md_output_from_trajectory(traj, s, prov))
+    return md_output_from_trajectory(traj, s, prov)
 
 
 def _explore(structure, model_path: Path, settings: TrainSettings, es: dict, iteration: int,
@@ -135,7 +135,7 @@ def _labelled_frames(x: Any) -> Trajectory:
     return as_trajectory(x)
 
 
-@job(data=Trajectory)
+@job(data=TrainOutput.DATA_FIELDS)
 def gap_otf_iteration(
     structure: Any,
     run_dir: str,
@@ -214,7 +214,7 @@ def gap_otf_iteration(
                       "training_xyz": str(train_xyz), "run_dir": str(rd),
                       "initial_model": h.get("initial_model")},
         )
-        return as_job_output(out)
+        return out
 
     label = reference_static_maker.make(ex["candidates"])
     label.name = f"label iter{iteration}"

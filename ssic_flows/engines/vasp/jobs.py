@@ -27,7 +27,7 @@ from ssic_flows.engines.vasp.sets import (
     STUDY_INCAR, md_incar, md_set_generator, static_set_generator,
 )
 from ssic_flows.schemas import (
-    EngineProvenance, MDOutput, StaticOutput, as_job_output, plain_structure_dict,
+    EngineProvenance, MDOutput, StaticOutput, plain_structure_dict,
 )
 
 __all__ = [
@@ -41,9 +41,9 @@ def _provenance(settings: dict, version: str = "") -> EngineProvenance:
                             stands_in_for_dft=False, settings=settings)
 
 
-@job(data=Trajectory)
+@job(data=MDOutput.DATA_FIELDS)
 def collect_vasp_md(dir_names: list[str], md: dict, engine_settings: dict,
-                    formula: str = "", stride: int = 1) -> dict:
+                    formula: str = "", stride: int = 1) -> MDOutput:
     """Job: join the segments' vasprun.xml into one MDOutput (trajectory → data store).
 
     VASP evaluates NSW ionic steps per segment, the first at the segment's POSCAR; the next
@@ -67,14 +67,14 @@ def collect_vasp_md(dir_names: list[str], md: dict, engine_settings: dict,
         metadata={"engine": "vasp", "temperature_K": mds.temperature_K, "seed": mds.seed,
                   "thermostat": mds.thermostat})
     version = vasp_version(Path(strip_hostname(str(dir_names[-1]))))
-    return as_job_output(MDOutput(
+    return MDOutput(
         provenance=_provenance(engine_settings, version),
         formula=formula or traj.to_structure(0).composition.reduced_formula,
         n_atoms=traj.n_atoms, temperature_K=mds.temperature_K, timestep_fs=mds.timestep_fs,
         n_steps=mds.n_steps, save_every=mds.save_every, seed=mds.seed,
         n_frames=traj.n_frames, trajectory=traj,
         final_structure=plain_structure_dict(traj.to_structure(-1)),
-        metadata={"vasp_dirs": [str(d) for d in dir_names], "thermostat": mds.thermostat}))
+        metadata={"vasp_dirs": [str(d) for d in dir_names], "thermostat": mds.thermostat})
 
 
 @dataclass
@@ -158,9 +158,9 @@ def vasp_md_deferred(structure, md: dict, incar_overrides: dict, potcar_function
     return Response(replace=maker.make(structure))
 
 
-@job(data=Trajectory)
+@job(data=StaticOutput.DATA_FIELDS)
 def collect_vasp_static(frames, dir_names: list[str], engine_settings: dict,
-                        t_start: float = 0.0) -> dict:
+                        t_start: float = 0.0) -> StaticOutput:
     """Job: energies (eV) and forces (eV/Å) of every frame's static run → StaticOutput."""
     from ssic_flows.engines.common.outputs import as_trajectory
 
@@ -176,10 +176,10 @@ def collect_vasp_static(frames, dir_names: list[str], engine_settings: dict,
     out = frames.replace(forces=np.stack(forces), energies=np.array(energies),
                          metadata=dict(frames.metadata, labelled_by="vasp"))
     version = vasp_version(Path(strip_hostname(str(dir_names[-1]))))
-    return as_job_output(StaticOutput(
+    return StaticOutput(
         provenance=_provenance(engine_settings, version), n_structures=out.n_frames,
         energies_eV=energies, forces=out,
-        wall_time_s=time.time() - t_start if t_start else 0.0))
+        wall_time_s=time.time() - t_start if t_start else 0.0)
 
 
 @job

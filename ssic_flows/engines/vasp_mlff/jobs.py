@@ -13,7 +13,6 @@ from atomate2.vasp.jobs.base import BaseVaspMaker, vasp_job
 from atomate2.vasp.jobs.md import MDMaker
 from jobflow import Flow, Maker, Response, job
 
-from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings
 from ssic_flows.engines.vasp.engine import VaspReference
 from ssic_flows.engines.vasp.jobs import collect_vasp_md, is_reference
@@ -22,7 +21,7 @@ from ssic_flows.engines.vasp_mlff.parsing import (
     read_ml_ab_configurations, read_ml_ab_header, read_ml_logfile, training_trajectory,
 )
 from ssic_flows.engines.vasp_mlff.sets import ml_incar, ml_overrides, mlff_generator
-from ssic_flows.schemas import EngineProvenance, TrainOutput, as_job_output
+from ssic_flows.schemas import EngineProvenance, TrainOutput
 
 __all__ = [
     "VaspMLFFMaker", "VaspMLMDMaker", "collect_vasp_mlff_training", "ml_model_path",
@@ -48,9 +47,9 @@ class VaspMLFFMaker(MDMaker):
         return BaseVaspMaker.make.original(self, structure, prev_dir=prev_dir)
 
 
-@job(data=Trajectory)
+@job(data=TrainOutput.DATA_FIELDS)
 def collect_vasp_mlff_training(train_dirs: list[str], refit_dir: str, settings: dict,
-                               model_root: str | None = None) -> dict:
+                               model_root: str | None = None) -> TrainOutput:
     """Job: BEEF curve + training-set size of the training segments and the refit force
     field → :class:`TrainOutput`. ``ML_FF`` (refit ML_FFN) and ``ML_AB`` (last ML_ABN) are
     copied to ``<model_root>/<job uuid>/`` (default ``ssic_home()/models/vasp-mlff``).
@@ -93,7 +92,7 @@ def collect_vasp_mlff_training(train_dirs: list[str], refit_dir: str, settings: 
         data = training_trajectory(confs)
     except (KeyError, ValueError, IndexError):
         data = None
-    return as_job_output(TrainOutput(
+    return TrainOutput(
         provenance=EngineProvenance(engine="vasp-mlff", kind="mlff",
                                     settings={"train": settings,
                                               "incar_ml": ml_incar("train", beef_threshold_eV_A=ts.beef_threshold_eV_A,
@@ -105,7 +104,7 @@ def collect_vasp_mlff_training(train_dirs: list[str], refit_dir: str, settings: 
         training_data=data,
         metadata={"ml_ab_path": str(out_dir / "ML_AB"), "n_abinitio_steps": n_abinitio,
                   "train_dirs": [str(d) for d in train_dirs], "refit_dir": str(refit_dir),
-                  "atom_types": header.get("atom_types", [])}))
+                  "atom_types": header.get("atom_types", [])})
 
 
 def ml_model_path(model) -> Any:
