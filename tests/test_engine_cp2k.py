@@ -339,7 +339,7 @@ def test_static_maker_forces_match_finite_difference(tmp_path, monkeypatch):
 def test_static_job_rejects_non_trajectory():
     from ssic_flows.engines.cp2k.jobs import run_cp2k_static
 
-    with pytest.raises(EngineError, match="need a Trajectory"):
+    with pytest.raises(EngineError, match="must be a Trajectory"):
         run_cp2k_static.original([1, 2, 3], cp2k=tiny().as_dict())
 
 

@@ -44,8 +44,7 @@ def emt_static(frames):
         e.append(at.get_potential_energy())
         f.append(at.get_forces())
     out = frames.replace(forces=np.array(f), energies=np.array(e))
-    return StaticOutput(provenance=_PROV, n_structures=len(e), energies_eV=e,
-                                      forces=out)
+    return StaticOutput(provenance=_PROV, n_structures=len(e), energies_eV=e, forces=out)
 
 
 @dataclass
@@ -122,9 +121,9 @@ def test_gap_otf_converges_and_mlmd_runs(tmp_path, monkeypatch):
     n_label = sum(1 for d in store.docs_store.query({"name": {"$regex": "^label iter"}}))
     assert n_label == tr.n_iterations - 1
 
-    # MLMD with the trained model; the model arrives as the TrainOutput dict
+    # MLMD with the trained model: the TrainOutput itself, the one shape gap_md takes
     md = gap.md_maker(MDSettings(temperature_K=600, timestep_fs=2, n_steps=40, save_every=10)) \
-        .make(CU, tr.model_dump())
+        .make(CU, tr)
     mdo = _out(_run(md), md.uuid)
     assert isinstance(mdo, MDOutput) and mdo.provenance.engine == "gap"
     assert mdo.trajectory.steps.tolist() == [0, 10, 20, 30, 40]

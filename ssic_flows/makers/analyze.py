@@ -11,10 +11,6 @@ from ssic_flows.schemas import MDOutput, StudySummary, TrainOutput, ValidationOu
 __all__ = ["analyze_study_job"]
 
 
-def _md(x) -> MDOutput | None:
-    return None if x is None else (x if isinstance(x, MDOutput) else MDOutput.model_validate(x))
-
-
 def _train_summary(t: TrainOutput | None) -> dict[str, Any]:
     if t is None:
         return {}
@@ -27,20 +23,18 @@ def _train_summary(t: TrainOutput | None) -> dict[str, Any]:
             "model_sha256": t.model_sha256, "wall_time_s": t.wall_time_s}
 
 
-@job(data=["curves"])
-def analyze_study_job(info: dict, reference, mlmd: list, train=None, validation=None,
-                      transfer=None, hot=None, hot_train=None) -> StudySummary:
-    """Every observable for the reference, the MLMD ensemble, transfer and hot runs."""
+@job(data=StudySummary.DATA_FIELDS)
+def analyze_study_job(info: dict, reference: MDOutput, mlmd: list[MDOutput], train: TrainOutput | None = None,
+                      validation: ValidationOutput | None = None, transfer: MDOutput | None = None,
+                      hot: MDOutput | None = None, hot_train: TrainOutput | None = None) -> StudySummary:
+    """Every observable for the reference, the MLMD ensemble, transfer and hot runs.
+
+    The inputs are the engine jobs' documents themselves (jobflow decodes the references).
+    """
     from ssic_flows.analysis.study import analyze_study
     from ssic_flows.materials import analysis_inputs
 
-    ref = _md(reference)
-    runs = [_md(m) for m in mlmd]
-    tr = _md(transfer)
-    hot_md = _md(hot)
-    val = None if validation is None else ValidationOutput.model_validate(validation)
-    trn = None if train is None else TrainOutput.model_validate(train)
-    htrn = None if hot_train is None else TrainOutput.model_validate(hot_train)
+    ref, runs, tr, hot_md, val, trn, htrn = reference, list(mlmd), transfer, hot, validation, train, hot_train
     mobile = info.get("mobile")
     res = analyze_study(ref.trajectory, [r.trajectory for r in runs],
                         mobile=[mobile] if isinstance(mobile, str) else mobile,

@@ -29,6 +29,7 @@ from jobflow import Flow, Maker, Response, job
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError
+from ssic_flows.engines.common.outputs import require
 from ssic_flows.schemas import EngineProvenance, TrainOutput, ValidationOutput
 
 __all__ = ["ForceValidationMaker", "compare_forces", "pick_snapshots", "validate_forces"]
@@ -53,14 +54,6 @@ def pick_snapshots(traj: Trajectory, n_snapshots: int, seed: int, skip_fs: float
     return traj[idx]
 
 
-def _frames(x: Any, what: str) -> Trajectory:
-    """``x`` itself: the one input shape is a Trajectory (``md_job.output.trajectory``)."""
-    if not isinstance(x, Trajectory):
-        raise EngineError(f"{what} must be a Trajectory, got {type(x).__name__}; pass e.g. "
-                          "reference_md.output.trajectory or static_job.output.forces")
-    return x
-
-
 @job(data=ValidationOutput.DATA_FIELDS)
 def compare_forces(labelled: Trajectory, model: TrainOutput, mlff: str, mlff_settings: dict,
                    n_boot: int = 1000, seed: int = 0, details: dict | None = None) -> ValidationOutput:
@@ -68,7 +61,7 @@ def compare_forces(labelled: Trajectory, model: TrainOutput, mlff: str, mlff_set
     from ssic_flows.analysis.forces import force_errors
     from ssic_flows.engines.registry import get_mlff_engine
 
-    frames = _frames(labelled, "labelled frames")
+    frames = require(labelled, Trajectory, "labelled frames", "pass static_job.output.forces")
     if frames.forces is None:
         raise EngineError("the frames carry no reference forces; run the reference static "
                           "maker on them first (reuse_reference_forces=False)")
@@ -101,7 +94,8 @@ def validate_forces(reference_trajectory: Trajectory, model: TrainOutput, mlff: 
                     reference_static_maker: Any = None, skip_fs: float = 0.0,
                     independence: str = "") -> Any:
     """Pick snapshots; compare directly (reused forces) or label them first (own job)."""
-    traj = _frames(reference_trajectory, "reference_trajectory")
+    traj = require(reference_trajectory, Trajectory, "reference_trajectory",
+                   "pass reference_md.output.trajectory")
     snaps = pick_snapshots(traj, n_snapshots, seed, skip_fs)
     base = {"snapshots_after_fs": float(skip_fs), "independence": independence or (
         "snapshots from the reference trajectory given, frame 0 (the start structure) excluded; "

@@ -45,8 +45,7 @@ def emt_static(frames):
         e.append(at.get_potential_energy())
         f.append(at.get_forces())
     out = frames.replace(forces=np.array(f), energies=np.array(e))
-    return StaticOutput(provenance=_PROV, n_structures=len(e), energies_eV=e,
-                                      forces=out)
+    return StaticOutput(provenance=_PROV, n_structures=len(e), energies_eV=e, forces=out)
 
 
 @dataclass

@@ -14,11 +14,11 @@ from jobflow import Flow
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.ace.jobs import (
-    AceMDMaker, ace_otf_iteration, ace_prepare_run, ace_provenance, as_ace_model,
+    AceMDMaker, ace_model, ace_otf_iteration, ace_prepare_run, ace_provenance,
 )
 from ssic_flows.engines.ace.sets import ace_settings
 from ssic_flows.engines.base import SEED_MD_OFFSET, EngineError, MDSettings, MLFFEngine, TrainSettings
-from ssic_flows.engines.common.outputs import as_md_settings, as_trajectory
+from ssic_flows.engines.common.outputs import require
 
 __all__ = ["AceEngine"]
 
@@ -66,12 +66,12 @@ class AceEngine(MLFFEngine):
         return Flow(jobs, output=first.output, name="ace on-the-fly training")
 
     def md_maker(self, settings: MDSettings) -> AceMDMaker:
-        return AceMDMaker(settings=as_md_settings(settings))
+        return AceMDMaker(settings=settings)
 
     def predict(self, model, frames) -> np.ndarray:
         """Forces (F, N, 3) eV/Å of each frame."""
-        calc = as_ace_model(model).calculator()
-        traj = as_trajectory(frames)
+        calc = ace_model(model).calculator()
+        traj = require(frames, Trajectory, "frames", "pass e.g. md_job.output.trajectory")
         out = np.empty((traj.n_frames, traj.n_atoms, 3))
         for i in range(traj.n_frames):
             at = traj.to_ase(i)

@@ -35,12 +35,12 @@ from ssic_flows.engines.ace.model import AceModel, load_model
 from ssic_flows.engines.ace.sets import ace_settings, fit_settings
 from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings
 from ssic_flows.engines.common.outputs import (
-    as_md_settings, as_trajectory, md_output_from_trajectory,
+    md_output_from_trajectory, require,
 )
 from ssic_flows.schemas import EngineProvenance, MDOutput, TrainOutput, plain_structure_dict
 
 __all__ = ["AceMDMaker", "ace_md", "ace_otf_iteration", "ace_prepare_run", "ace_provenance",
-           "as_ace_model", "labelled_atoms"]
+           "ace_model", "labelled_atoms"]
 
 BEEF_DEFINITION = ("max over atoms of sqrt(mean over x,y,z of D Sigma D^T): exact posterior "
                    "std of the force components of the linear ACE (Bayesian linear "
@@ -59,18 +59,11 @@ def ace_provenance(**settings: Any) -> EngineProvenance:
                             stands_in_for_dft=False, settings=settings)
 
 
-def as_ace_model(model: Any) -> AceModel:
-    """An :class:`AceModel` from a TrainOutput (or its dict), a model directory or a model."""
-    if isinstance(model, AceModel):
-        return model
-    if isinstance(model, (str, Path)):
-        return load_model(model)
-    path = model.get("model_path") if isinstance(model, dict) else getattr(model, "model_path", None)
-    if path is None:
-        raise EngineError(f"an ACE model must be a TrainOutput or a model directory, got "
-                          f"{type(model).__name__}; pass train_job.output")
+def ace_model(model: TrainOutput) -> AceModel:
+    """The :class:`AceModel` a training's :class:`TrainOutput` names (``model_path``)."""
+    require(model, TrainOutput, "an ACE model", "pass train_job.output")
     try:
-        return load_model(path)
+        return load_model(model.model_path)
     except FileNotFoundError as exc:
         raise EngineError(f"{exc}; the model directory must be on a filesystem shared by all "
                           "workers (ssic_home())") from exc
@@ -113,21 +106,20 @@ def _append_frames(path: Path, frames: list) -> int:
 
 
 @job(data=MDOutput.DATA_FIELDS)
-def ace_md(structure: Any, model: Any, settings: dict) -> MDOutput:
+def ace_md(structure: Any, model: TrainOutput, settings: dict) -> MDOutput:
     """NVT MLMD with a trained linear ACE; checkpointed (resumes on rerun)."""
     from ssic_flows.engines.common.ase_md import checkpoint_dir_for_current_job, run_md
 
-    m = as_ace_model(model)
-    s = as_md_settings(settings)
-    path = model.get("model_path") if isinstance(model, dict) else getattr(model, "model_path", "")
-    prov = ace_provenance(model_path=str(path), n_coefficients=int(len(m.coefficients)))
+    m = ace_model(model)
+    s = MDSettings(**settings)
+    prov = ace_provenance(model_path=str(model.model_path), n_coefficients=int(len(m.coefficients)))
     traj = run_md(structure, m.calculator(), s, checkpoint_dir_for_current_job(),
                   metadata={"engine": "ace", "engine_version": prov.engine_version})
     return md_output_from_trajectory(traj, s, prov)
 
 
 @job
-def ace_prepare_run(initial_model: Any = None) -> dict:
+def ace_prepare_run(initial_model: TrainOutput | None = None) -> dict:
     """Make the run directory on this worker; copy an initial model's training frames."""
     from jobflow import CURRENT_JOB
 
@@ -138,8 +130,7 @@ def ace_prepare_run(initial_model: Any = None) -> dict:
     rd.mkdir(parents=True, exist_ok=True)
     info = {"run_dir": str(rd), "initial_model": None, "n_initial_frames": 0}
     if initial_model is not None:
-        path = initial_model.get("model_path") if isinstance(initial_model, dict) else \
-            getattr(initial_model, "model_path", initial_model)
+        path = require(initial_model, TrainOutput, "the initial ACE model", "pass train_job.output").model_path
         src = Path(str(path)).parent / "training.extxyz"
         if not src.exists():
             raise EngineError(f"initial model's training frames {src} not found; retraining "
@@ -204,7 +195,7 @@ def _check_estimate(model: AceModel, frames: list, beefs: list[float]) -> dict:
 
 @job(data=TrainOutput.DATA_FIELDS)
 def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_static_maker: Any,
-                      iteration: int = 0, new_frames: Any = None,
+                      iteration: int = 0, new_frames: Trajectory | None = None,
                       history: dict | None = None) -> Any:
     """One fit → explore → (label → next iteration) cycle of on-the-fly linear-ACE training."""
     ts = TrainSettings(**{k: v for k, v in settings.items() if not k.startswith("@")})
@@ -217,8 +208,8 @@ def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_st
     train_file = rd / "training.extxyz"
     it: dict[str, Any] = {"iteration": iteration, "threshold_eV_A": h["threshold_eV_A"]}
     if new_frames is not None:
-        nf = labelled_atoms(as_trajectory(new_frames, "labelled frames") if not isinstance(
-            new_frames, Trajectory) else new_frames)
+        nf = labelled_atoms(require(new_frames, Trajectory, "labelled frames",
+                                    "pass static_job.output.forces"))
         prev = rd / f"iter{iteration - 1}"
         if iteration > 0 and (prev / "model.json").exists():
             it["estimate_check"] = _check_estimate(load_model(prev), nf, h.get("cand_beef", []))

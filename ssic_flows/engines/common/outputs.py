@@ -1,13 +1,9 @@
-"""Engine-independent job inputs and outputs: coercion of what a job receives (settings,
-structures, frames) and the :class:`~ssic_flows.schemas.MDOutput` of an ASE MD run.
+"""Engine-independent job inputs and outputs: the one-shape check of what a job receives
+(:func:`require`), structures from pymatgen/ASE (:func:`as_structure`) and the
+:class:`~ssic_flows.schemas.MDOutput` of an ASE MD run.
 
-A job input may arrive as the object, as its ``as_dict()``/``asdict()`` (FireWorks
-serialises job arguments) or, for frames, as an MDOutput holding them.
-
-Example
--------
->>> as_md_settings({"temperature_K": 600.0, "n_steps": 10}).n_steps
-10
+Settings reach jobs as ``dataclasses.asdict(MDSettings)`` (``MDSettings(**settings)``),
+frames as a :class:`Trajectory`, models as a :class:`~ssic_flows.schemas.TrainOutput`.
 """
 
 from __future__ import annotations
@@ -18,16 +14,22 @@ from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings
 from ssic_flows.schemas import EngineProvenance, MDOutput, plain_structure_dict
 
-__all__ = ["as_md_settings", "as_structure", "as_trajectory", "md_output_from_trajectory"]
+__all__ = ["as_structure", "md_output_from_trajectory", "require"]
 
 
-def as_md_settings(settings: MDSettings | dict) -> MDSettings:
-    """:class:`MDSettings` from itself or its dict (``@``-keys of a serialised one ignored)."""
-    if isinstance(settings, MDSettings):
-        return settings
-    if isinstance(settings, dict):
-        return MDSettings(**{k: v for k, v in settings.items() if not k.startswith("@")})
-    raise EngineError(f"MD settings must be MDSettings or a dict, got {type(settings).__name__}")
+def require(value: Any, cls: type, what: str, hint: str) -> Any:
+    """``value`` itself when it is a ``cls``; else :class:`EngineError` naming the one shape.
+
+    Jobs take one input shape each (a :class:`Trajectory` of frames, a
+    :class:`~ssic_flows.schemas.TrainOutput` model): jobflow hands a job the documents
+    themselves when it resolves ``job.output`` references.
+
+    >>> require(3, int, "n", "pass an int")
+    3
+    """
+    if not isinstance(value, cls):
+        raise EngineError(f"{what} must be a {cls.__name__}, got {type(value).__name__}; {hint}")
+    return value
 
 
 def as_structure(s: Any):
@@ -44,27 +46,6 @@ def as_structure(s: Any):
         return AseAtomsAdaptor.get_structure(s)
     raise EngineError(
         f"expected a pymatgen Structure (or its dict / ASE Atoms), got {type(s).__name__}")
-
-
-def as_trajectory(frames: Any, what: str = "static single points") -> Trajectory:
-    """A :class:`Trajectory` from itself, its dict, or an MDOutput (object or dict) holding one.
-
-    ``what`` names the caller in the error (e.g. ``"CP2K single points"``).
-    """
-    if isinstance(frames, Trajectory):
-        return frames
-    if isinstance(frames, dict):
-        if "positions" in frames:
-            return Trajectory.from_dict({k: v for k, v in frames.items()
-                                         if not k.startswith("@")})
-        if isinstance(frames.get("trajectory"), (Trajectory, dict)):  # an MDOutput dict
-            return as_trajectory(frames["trajectory"], what)
-    traj = getattr(frames, "trajectory", None)  # an MDOutput
-    if isinstance(traj, Trajectory):
-        return traj
-    raise EngineError(
-        f"{what} need a Trajectory of frames, got {type(frames).__name__}; pass e.g. "
-        "md_job.output.trajectory")
 
 
 def md_output_from_trajectory(traj: Trajectory, settings: MDSettings,

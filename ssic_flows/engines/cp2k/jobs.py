@@ -27,7 +27,7 @@ from jobflow import Maker, job
 from ssic_flows.analysis.readers import read_cp2k_ener
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings
-from ssic_flows.engines.common.outputs import as_structure, as_trajectory
+from ssic_flows.engines.common.outputs import as_structure, require
 from ssic_flows.engines.cp2k.parsing import (
     read_cp2k_forces_table, read_cp2k_md, read_cp2k_total_energy, read_restart_step,
 )
@@ -216,14 +216,14 @@ def cp2k_single_points(frames: Trajectory, settings: Cp2kSettings, directory: st
 
 
 @job(data=StaticOutput.DATA_FIELDS)
-def run_cp2k_static(frames, cp2k: dict, reuse_wfn: bool = True) -> StaticOutput:
+def run_cp2k_static(frames: Trajectory, cp2k: dict, reuse_wfn: bool = True) -> StaticOutput:
     """Job: CP2K single points (PBE, Γ) of each frame of a Trajectory → :class:`StaticOutput`.
 
     ``forces`` holds the frames with ``forces`` (eV/Å) and ``energies`` (eV) filled, in the
     data store; ``energies_eV`` repeats the energies in the document. Runs in
     ``./cp2k_static`` of the job's working directory.
     """
-    frames = as_trajectory(frames, "CP2K single points")
+    frames = require(frames, Trajectory, "CP2K single points' frames", "pass e.g. md_job.output.trajectory")
     settings = _settings(cp2k)
     find_cp2k_executable()
     check_elements(set(frames.species), settings)

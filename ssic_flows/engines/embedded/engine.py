@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from ssic_flows.engines.base import EngineError, MDSettings, ReferenceEngine
-from ssic_flows.engines.common.outputs import as_md_settings
 from ssic_flows.engines.embedded.calculator import (
     DEFAULT_MODEL, chgnet_calculator, chgnet_provenance, load_chgnet,
 )
@@ -43,7 +42,7 @@ class EmbeddedReference(ReferenceEngine):
         self.torch_threads = int(torch_threads)
 
     def md_maker(self, settings: MDSettings) -> EmbeddedMDMaker:
-        return EmbeddedMDMaker(settings=as_md_settings(settings), model_name=self.model_name,
+        return EmbeddedMDMaker(settings=settings, model_name=self.model_name,
                                torch_threads=self.torch_threads)
 
     def static_maker(self) -> EmbeddedStaticMaker:

@@ -15,9 +15,8 @@ from typing import Any
 from jobflow import Maker, job
 
 from ssic_flows.engines.base import MDSettings
-from ssic_flows.engines.common.outputs import (
-    as_md_settings, as_trajectory, md_output_from_trajectory,
-)
+from ssic_flows.analysis.trajectory import Trajectory
+from ssic_flows.engines.common.outputs import md_output_from_trajectory, require
 from ssic_flows.engines.embedded.calculator import (
     DEFAULT_MODEL, chgnet_calculator, chgnet_provenance, chgnet_single_points,
 )
@@ -32,7 +31,7 @@ def chgnet_md(structure: Any, settings: dict, model_name: str = DEFAULT_MODEL,
     """NVT MD with CHGNet (stand-in for AIMD); resumes from its checkpoint when rerun."""
     from ssic_flows.engines.common.ase_md import checkpoint_dir_for_current_job, run_md
 
-    s = as_md_settings(settings)
+    s = MDSettings(**settings)
     prov = chgnet_provenance(model_name, torch_threads)
     traj = run_md(structure, chgnet_calculator(model_name, torch_threads), s,
                   checkpoint_dir_for_current_job(),
@@ -42,10 +41,10 @@ def chgnet_md(structure: Any, settings: dict, model_name: str = DEFAULT_MODEL,
 
 
 @job(data=StaticOutput.DATA_FIELDS)
-def chgnet_static(frames: Any, model_name: str = DEFAULT_MODEL,
+def chgnet_static(frames: Trajectory, model_name: str = DEFAULT_MODEL,
                   torch_threads: int = 1) -> StaticOutput:
     """CHGNet single points: energies (eV) and forces (eV/Å) for every frame."""
-    traj = as_trajectory(frames)
+    traj = require(frames, Trajectory, "CHGNet single points' frames", "pass e.g. md_job.output.trajectory")
     t0 = time.perf_counter()
     energies, forces = chgnet_single_points(traj, model_name, torch_threads)
     prov = chgnet_provenance(model_name, torch_threads)

@@ -12,11 +12,12 @@ from jobflow import Flow
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import SEED_MD_OFFSET, EngineError, MDSettings, MLFFEngine, TrainSettings
-from ssic_flows.engines.common.outputs import as_md_settings, as_trajectory
+from ssic_flows.engines.common.outputs import require
 from ssic_flows.engines.gap.fit import gap_fit_executable
 from ssic_flows.engines.gap.jobs import GAPMDMaker, gap_otf_iteration, gap_prepare_run
-from ssic_flows.engines.gap.potential import as_gap_model, gap_potential, gap_provenance
+from ssic_flows.engines.gap.potential import gap_potential, gap_provenance
 from ssic_flows.engines.gap.sets import gap_settings
+from ssic_flows.schemas import TrainOutput
 
 __all__ = ["GAPEngine"]
 
@@ -71,11 +72,11 @@ class GAPEngine(MLFFEngine):
         return Flow(jobs, output=first.output, name="gap on-the-fly training")
 
     def md_maker(self, settings: MDSettings) -> GAPMDMaker:
-        return GAPMDMaker(settings=as_md_settings(settings))
+        return GAPMDMaker(settings=settings)
 
     def predict(self, model, frames) -> np.ndarray:
-        m = as_gap_model(model)
-        traj = as_trajectory(frames)
+        m = require(model, TrainOutput, "a GAP model", "pass train_job.output")
+        traj = require(frames, Trajectory, "frames", "pass e.g. md_job.output.trajectory")
         pot = gap_potential(m.model_path)
         out = np.empty((traj.n_frames, traj.n_atoms, 3))
         for i in range(traj.n_frames):

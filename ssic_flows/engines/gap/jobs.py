@@ -25,13 +25,13 @@ from jobflow import Flow, Maker, Response, job
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings
 from ssic_flows.engines.common.outputs import (
-    as_md_settings, as_trajectory, md_output_from_trajectory,
+    md_output_from_trajectory, require,
 )
 from ssic_flows.engines.gap.fit import (
     append_training_xyz, count_training_xyz, file_sha256, fit_gap, fix_sidecar_names,
 )
 from ssic_flows.engines.gap.potential import (
-    as_gap_model, beef_per_atom, gap_potential, gap_provenance, gap_variance,
+    beef_per_atom, gap_potential, gap_provenance, gap_variance,
 )
 from ssic_flows.engines.gap.sets import gap_settings
 from ssic_flows.schemas import MDOutput, TrainOutput
@@ -40,12 +40,12 @@ __all__ = ["GAPMDMaker", "gap_md", "gap_otf_iteration", "gap_prepare_run"]
 
 
 @job(data=MDOutput.DATA_FIELDS)
-def gap_md(structure: Any, model: Any, settings: dict) -> MDOutput:
+def gap_md(structure: Any, model: TrainOutput, settings: dict) -> MDOutput:
     """NVT MLMD with a trained GAP; checkpointed (resumes on rerun)."""
     from ssic_flows.engines.common.ase_md import checkpoint_dir_for_current_job, run_md
 
-    m = as_gap_model(model)
-    s = as_md_settings(settings)
+    m = require(model, TrainOutput, "a GAP model", "pass train_job.output")
+    s = MDSettings(**settings)
     pot = gap_potential(m.model_path)
     prov = gap_provenance(model_path=m.model_path, model_sha256=m.model_sha256)
     traj = run_md(structure, pot, s, checkpoint_dir_for_current_job(),
@@ -125,16 +125,6 @@ def _stack_frames(old: Trajectory | None, new: Trajectory) -> Trajectory:
                       energies=np.concatenate([old.energies, new.energies]), metadata=meta)
 
 
-def _labelled_frames(x: Any) -> Trajectory:
-    """Frames with reference forces from a Trajectory, a StaticOutput or an MDOutput."""
-    if isinstance(x, Trajectory):
-        return x
-    f = x.get("forces") if isinstance(x, dict) else getattr(x, "forces", None)
-    if isinstance(f, Trajectory):
-        return f
-    return as_trajectory(x)
-
-
 @job(data=TrainOutput.DATA_FIELDS)
 def gap_otf_iteration(
     structure: Any,
@@ -142,12 +132,12 @@ def gap_otf_iteration(
     settings: dict,
     reference_static_maker: Any,
     iteration: int = 0,
-    new_frames: Any = None,
+    new_frames: Trajectory | None = None,
     history: dict | None = None,
 ) -> Any:
     """One fit → explore → (label → next iteration) cycle of on-the-fly GAP training.
 
-    ``new_frames`` (a labelled Trajectory, or an MDOutput/StaticOutput holding one) are
+    ``new_frames`` (a labelled Trajectory: ``static_job.output.forces``) are
     appended to ``run_dir/training.xyz`` before fitting. Returns a TrainOutput when converged
     or out of iterations, else ``Response(replace=...)`` with the labelling job and the next
     iteration.
@@ -163,7 +153,7 @@ def gap_otf_iteration(
     train_xyz = rd / "training.xyz"
     it_info: dict[str, Any] = {"iteration": iteration}
     if new_frames is not None:
-        nf = _labelled_frames(new_frames)
+        nf = require(new_frames, Trajectory, "labelled frames", "pass static_job.output.forces")
         if iteration > 0:  # frames the previous model had not seen: calibrate the proxy
             prev = rd / f"gap_iter{iteration - 1}.xml"
             h["scale_per_A"], cal = _calibrate(prev, nf, h["scale_per_A"])
@@ -244,14 +234,14 @@ def run_dir_for_current_job() -> Path:
 
 
 @job
-def gap_prepare_run(run_dir: str | None = None, initial_model: Any = None) -> dict:
+def gap_prepare_run(run_dir: str | None = None, initial_model: TrainOutput | None = None) -> dict:
     """Create the run directory (default :func:`run_dir_for_current_job`, chosen at run time
     on the worker); copy the initial model's training data (retraining)."""
     rd = Path(run_dir) if run_dir is not None else run_dir_for_current_job()
     rd.mkdir(parents=True, exist_ok=True)
     info = {"run_dir": str(rd), "initial_model": None, "n_initial_frames": 0}
     if initial_model is not None:
-        m = as_gap_model(initial_model)
+        m = require(initial_model, TrainOutput, "the initial GAP model", "pass train_job.output")
         src = Path(m.metadata.get("training_xyz", Path(m.model_path).parent / "training.xyz"))
         if not src.exists():
             raise EngineError(f"initial model's training data {src} not found; retraining "

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from ssic_flows.engines.base import EngineError
-from ssic_flows.schemas import EngineProvenance, TrainOutput
+from ssic_flows.schemas import EngineProvenance
 
-__all__ = ["as_gap_model", "beef_per_atom", "gap_potential", "gap_provenance", "gap_variance"]
+__all__ = ["beef_per_atom", "gap_potential", "gap_provenance", "gap_variance"]
 
 
 _POTENTIALS: dict[str, Any] = {}
@@ -64,20 +64,6 @@ def gap_variance(pot, atoms) -> tuple[float, np.ndarray, np.ndarray]:
 def beef_per_atom(variance_eV2: np.ndarray, scale_per_A: float) -> np.ndarray:
     """β_i = c · sqrt(σ²_i), eV/Å (see module docstring)."""
     return float(scale_per_A) * np.sqrt(np.clip(variance_eV2, 0.0, None))
-
-
-def as_gap_model(model) -> TrainOutput:
-    if isinstance(model, TrainOutput):
-        return model
-    if isinstance(model, dict):
-        return TrainOutput.model_validate({k: v for k, v in model.items()
-                                           if not k.startswith("@")})
-    if isinstance(model, (str, Path)):
-        return TrainOutput(provenance=EngineProvenance(engine="gap", kind="mlff"),
-                           model_path=str(model), n_training_structures=0, n_iterations=0,
-                           converged=False, beef_threshold_eV_A=0.0)
-    raise EngineError(f"GAP model must be a TrainOutput (or its dict, or an xml path), got "
-                      f"{type(model).__name__}; pass train_job.output")
 
 
 def _quippy_version() -> str:

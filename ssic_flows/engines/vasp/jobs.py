@@ -159,12 +159,12 @@ def vasp_md_deferred(structure, md: dict, incar_overrides: dict, potcar_function
 
 
 @job(data=StaticOutput.DATA_FIELDS)
-def collect_vasp_static(frames, dir_names: list[str], engine_settings: dict,
+def collect_vasp_static(frames: Trajectory, dir_names: list[str], engine_settings: dict,
                         t_start: float = 0.0) -> StaticOutput:
     """Job: energies (eV) and forces (eV/Å) of every frame's static run → StaticOutput."""
-    from ssic_flows.engines.common.outputs import as_trajectory
+    from ssic_flows.engines.common.outputs import require
 
-    frames = as_trajectory(frames, "VASP single points")
+    frames = require(frames, Trajectory, "VASP single points' frames", "pass e.g. md_job.output.trajectory")
     energies, forces = [], []
     for d in dir_names:
         t = read_vasprun_trajectory(strip_hostname(str(d)), timestep_fs=1.0)
@@ -192,9 +192,9 @@ def vasp_statics(frames, incar_overrides: dict, potcar_functional: str = "PBE_54
     """
     from atomate2.vasp.jobs.core import StaticMaker
 
-    from ssic_flows.engines.common.outputs import as_trajectory
+    from ssic_flows.engines.common.outputs import require
 
-    traj = as_trajectory(frames, "VASP single points")
+    traj = require(frames, Trajectory, "VASP single points' frames", "pass e.g. md_job.output.trajectory")
     gen = static_set_generator(incar_overrides, potcar_functional)
     jobs = []
     for i in range(traj.n_frames):
