@@ -327,9 +327,9 @@ def status_cmd(
 # ------------------------------------------------------------------ sub-command groups
 from ssic_flows.cli_cluster import cluster_app  # noqa: E402
 from ssic_flows.cli_mlff import mlff_app  # noqa: E402
-from ssic_flows.cli_study import study_cmd  # noqa: E402
+from ssic_flows.cli_study import make_study_cmd  # noqa: E402
 
-app.command("study")(study_cmd)
+app.command("study")(make_study_cmd(run_cmd, submit_cmd))
 
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(mlff_app, name="mlff")

@@ -22,9 +22,16 @@ from ssic_flows.engines.vasp_mlff.parsing import (
     read_ml_ab_configurations, read_ml_ab_header, read_ml_logfile, training_trajectory,
 )
 from ssic_flows.engines.vasp_mlff.sets import ml_incar, mlff_generator
-from ssic_flows.schemas import TrainOutput
+from ssic_flows.schemas import EngineProvenance, TrainOutput
 
 DATA = Path(__file__).parent / "data" / "vasp"
+
+
+def _model(path: str, **metadata) -> TrainOutput:
+    """A TrainOutput naming a model file (the one shape MLMD and retraining take)."""
+    return TrainOutput(provenance=EngineProvenance(engine="vasp-mlff", kind="mlff"), model_path=path,
+                       n_training_structures=1, n_iterations=1, converged=True,
+                       beef_threshold_eV_A=0.05, metadata=metadata)
 PLACEHOLDER = "PLACEHOLDER written by tests/test_vasp_mlff.py - not VASP output\n"
 
 
@@ -210,10 +217,10 @@ def test_engine_flows_through_registry():
     assert train_gen.nsteps == 300
     # initial model: its ML_AB seeds the first training job
     flow2 = eng.train_flow(agi4(), get_reference_engine("vasp"), ts,
-                           initial_model={"metadata": {"ml_ab_path": "/models/x/ML_AB"}})
+                           initial_model=_model("/models/x/ML_FF", ml_ab_path="/models/x/ML_AB"))
     assert flow2.jobs[0].function_kwargs["ml_ab"] == "/models/x/ML_AB"
     md = eng.md_maker(MDSettings(temperature_K=500, n_steps=1000, save_every=10))
-    mdflow = md.make(agi4(), model={"model_path": "/models/x/ML_FF"})
+    mdflow = md.make(agi4(), model=_model("/models/x/ML_FF"))
     assert [j.name for j in mdflow.jobs] == ["vasp mlmd run", "vasp mlmd collect"]
     assert mdflow.jobs[0].function_kwargs["ml_ff"] == "/models/x/ML_FF"
     assert mdflow.jobs[0].function.__self__.input_set_generator.user_incar_settings[
@@ -233,13 +240,14 @@ def test_predict_without_vasp_says_run_on_cluster(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     t = training_trajectory(read_ml_ab_configurations(DATA / "ML_ABN"))
     with pytest.raises(EngineError, match="VASP is not available on this machine; run on a cluster"):
-        VaspMLFF().predict({"model_path": str(tmp_path / "ML_FF")}, t)
+        VaspMLFF().predict(_model(str(tmp_path / "ML_FF")), t)
 
 
 def test_structure_known_only_at_run_time():
     from jobflow import OutputReference
 
-    from ssic_flows.engines.vasp_mlff.jobs import vasp_mlff_train_deferred, vasp_mlmd_deferred
+    from ssic_flows.engines.vasp_mlff.engine import vasp_mlff_train_deferred
+    from ssic_flows.engines.vasp_mlff.jobs import vasp_mlmd_deferred
 
     ref = OutputReference("0000-build")["structure"]
     eng = VaspMLFF()
@@ -253,6 +261,6 @@ def test_structure_known_only_at_run_time():
     md = eng.md_maker(MDSettings(temperature_K=500, n_steps=100)).make(
         ref, model=OutputReference("0001-train"))
     assert md.function.__name__ == "vasp_mlmd_deferred"
-    resp = vasp_mlmd_deferred.original(agi4(), {"model_path": "/m/ML_FF"},
+    resp = vasp_mlmd_deferred.original(agi4(), _model("/m/ML_FF"),
                                        **{k: v for k, v in md.function_kwargs.items()})
     assert [j.name for j in resp.replace.jobs] == ["vasp mlmd run", "vasp mlmd collect"]

@@ -20,18 +20,18 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
-from jobflow import Flow
+from jobflow import Flow, Response, job
 
 from ssic_flows.engines.base import EngineError, MDSettings, MLFFEngine, TrainSettings
 from ssic_flows.engines.vasp.engine import VaspReference, check_vasp_available
 from ssic_flows.engines.vasp.jobs import is_reference
 from ssic_flows.engines.vasp_mlff.files import stage_ml_files
 from ssic_flows.engines.vasp_mlff.jobs import (
-    VaspMLFFMaker, VaspMLMDMaker, collect_vasp_mlff_training, ml_model_path, vasp_mlff_train_deferred,
+    VaspMLFFMaker, VaspMLMDMaker, collect_vasp_mlff_training,
 )
 from ssic_flows.engines.vasp_mlff.sets import ML_DEFAULTS, ml_overrides, mlff_generator
 
-__all__ = ["VaspMLFF"]
+__all__ = ["VaspMLFF", "vasp_mlff_train_deferred"]
 
 
 class VaspMLFF(MLFFEngine):
@@ -88,9 +88,7 @@ class VaspMLFF(MLFFEngine):
                              species=species, potcar_functional=self.potcar_functional)
         ml_ab = None
         if initial_model is not None:
-            meta = (initial_model.get("metadata", {}) if isinstance(initial_model, dict)
-                    else initial_model.metadata)
-            ml_ab = meta["ml_ab_path"]
+            ml_ab = initial_model.metadata["ml_ab_path"]  # a TrainOutput or a reference to one
         jobs, dirs = [], []
         prev = None
         for k in range(max(1, settings.max_iterations)):
@@ -131,11 +129,14 @@ class VaspMLFF(MLFFEngine):
         from atomate2.vasp.files import write_vasp_input_set
         from atomate2.vasp.run import run_vasp
 
-        from ssic_flows.engines.common.outputs import as_trajectory
+        from ssic_flows.analysis.trajectory import Trajectory
+        from ssic_flows.engines.common.outputs import require
+        from ssic_flows.schemas import TrainOutput
         from ssic_flows.engines.vasp.parsing import read_vasprun_trajectory
 
         check_vasp_available()  # EngineError: "VASP is not available on this machine; run on a cluster ..."
-        traj = as_trajectory(frames, "VASP single points")
+        traj = require(frames, Trajectory, "VASP single points' frames", "pass e.g. md_job.output.trajectory")
+        require(model, TrainOutput, "a VASP force field", "pass train_job.output")
         md = MDSettings(temperature_K=300.0, n_steps=1)
         gen = mlff_generator("run", md, 1, reference_incar={}, beef_threshold_eV_A=None,
                              ml_overrides={"ML_OUTBLOCK": 1}, species=traj.species,
@@ -146,7 +147,7 @@ class VaspMLFF(MLFFEngine):
             with tempfile.TemporaryDirectory(prefix="vasp_mlff_predict_") as d:
                 os.chdir(d)
                 try:
-                    stage_ml_files(d, "run", ml_ff=ml_model_path(model))
+                    stage_ml_files(d, "run", ml_ff=model.model_path)
                     write_vasp_input_set(traj.to_structure(i), gen, directory=d)
                     run_vasp()
                     out.append(read_vasprun_trajectory(d, timestep_fs=1.0).forces[0])
@@ -161,3 +162,15 @@ class VaspMLFF(MLFFEngine):
 
     def check_available(self) -> None:
         check_vasp_available()
+
+
+@job
+def vasp_mlff_train_deferred(structure, settings: dict, reference_incar: dict,
+                             initial_model=None, potcar_functional: str = "PBE_54",
+                             model_root: str | None = None) -> Response:
+    """Job: build the training flow once ``structure`` is known; replaces itself with it
+    (here, beside the engine that builds it, so the jobs module does not import the engine)."""
+    eng = VaspMLFF(potcar_functional=potcar_functional, model_root=model_root)
+    ref = VaspReference(incar_overrides=reference_incar, potcar_functional=potcar_functional)
+    return Response(replace=eng.train_flow(structure, ref, TrainSettings(**settings),
+                                           initial_model=initial_model))

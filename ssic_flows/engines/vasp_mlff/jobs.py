@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from atomate2.utils.path import strip_hostname
 from atomate2.vasp.jobs.base import BaseVaspMaker, vasp_job
@@ -14,7 +13,6 @@ from atomate2.vasp.jobs.md import MDMaker
 from jobflow import Flow, Maker, Response, job
 
 from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings
-from ssic_flows.engines.vasp.engine import VaspReference
 from ssic_flows.engines.vasp.jobs import collect_vasp_md, is_reference
 from ssic_flows.engines.vasp_mlff.files import copy_plain, existing_file, stage_ml_files
 from ssic_flows.engines.vasp_mlff.parsing import (
@@ -24,8 +22,8 @@ from ssic_flows.engines.vasp_mlff.sets import ml_incar, ml_overrides, mlff_gener
 from ssic_flows.schemas import EngineProvenance, TrainOutput
 
 __all__ = [
-    "VaspMLFFMaker", "VaspMLMDMaker", "collect_vasp_mlff_training", "ml_model_path",
-    "vasp_mlff_train_deferred", "vasp_mlmd_deferred",
+    "VaspMLFFMaker", "VaspMLMDMaker", "collect_vasp_mlff_training",
+    "vasp_mlmd_deferred",
 ]
 
 
@@ -107,20 +105,11 @@ def collect_vasp_mlff_training(train_dirs: list[str], refit_dir: str, settings: 
                   "atom_types": header.get("atom_types", [])})
 
 
-def ml_model_path(model) -> Any:
-    """``model.model_path`` of a TrainOutput, its dict, an output reference, or a path."""
-    if isinstance(model, (str, Path)):
-        return str(model)
-    if isinstance(model, dict):
-        return model["model_path"]
-    return model.model_path
-
-
 @dataclass
 class VaspMLMDMaker(Maker):
     """MLMD with a VASP force field; ``make(structure, model)`` → Flow → MDOutput.
 
-    ``model``: a :class:`TrainOutput` (or reference to one / an ML_FF path). The flow is one
+    ``model``: a :class:`TrainOutput` or a reference to one (``train.output``). The flow is one
     ``ML_MODE = run`` job (ML_FF staged from ``model.model_path``) and the vasprun → MDOutput
     converter (frames every ``save_every`` steps, ``ML_OUTBLOCK``).
     """
@@ -143,7 +132,7 @@ class VaspMLMDMaker(Maker):
         from ssic_flows.engines.common.outputs import as_structure
 
         if model is None:
-            raise EngineError("VASP MLMD needs model=TrainOutput (from train_flow) or an ML_FF path")
+            raise EngineError("VASP MLMD needs model=TrainOutput (train_flow(...).output)")
         if is_reference(structure):
             j = vasp_mlmd_deferred(structure, model, md=asdict(self.md_settings),
                                    reference_incar=dict(self.reference_incar),
@@ -152,7 +141,7 @@ class VaspMLMDMaker(Maker):
             j.name = self.name
             return j
         structure = as_structure(structure)
-        run = self.run_maker(structure).make(structure, ml_ff=ml_model_path(model))
+        run = self.run_maker(structure).make(structure, ml_ff=model.model_path)
         collect = collect_vasp_md([run.output.dir_name], md=asdict(self.md_settings),
                                   engine_settings={"engine": "vasp-mlff", "ML_MODE": "run"},
                                   formula=structure.composition.reduced_formula,
@@ -169,16 +158,3 @@ def vasp_mlmd_deferred(structure, model, md: dict, reference_incar: dict, ml_ove
                           reference_incar=reference_incar, ml_overrides=ml_overrides,
                           potcar_functional=potcar_functional)
     return Response(replace=maker.make(structure, model=model))
-
-
-@job
-def vasp_mlff_train_deferred(structure, settings: dict, reference_incar: dict,
-                             initial_model=None, potcar_functional: str = "PBE_54",
-                             model_root: str | None = None) -> Response:
-    """Job: build the training flow once ``structure`` is known; replaces itself with it."""
-    from ssic_flows.engines.vasp_mlff.engine import VaspMLFF  # the engine builds this job
-
-    eng = VaspMLFF(potcar_functional=potcar_functional, model_root=model_root)
-    ref = VaspReference(incar_overrides=reference_incar, potcar_functional=potcar_functional)
-    return Response(replace=eng.train_flow(structure, ref, TrainSettings(**settings),
-                                           initial_model=initial_model))
