@@ -85,8 +85,8 @@ def _fmt(v: Any, fmt: str = "{:.3g}") -> str:
 
 
 def _material_info(summary: dict):
-    """The summary's :class:`~ssic_flows.materials.registry.MaterialInfo`, ``None`` if unknown."""
-    from ssic_flows.materials.registry import resolve_material
+    """The summary's :class:`~ssic_flows.materials.info.MaterialInfo`, ``None`` if unknown."""
+    from ssic_flows.materials import resolve_material
 
     try:
         return resolve_material(str(summary.get("material") or ""))
@@ -125,7 +125,7 @@ def study_comparison_rows(summary: dict, ref_values: dict | None = None) -> list
     Ours are the summary's scalars (mean ± std over runs; D by the study's estimator, eq. 7
     MSD(t_max)/6t_max, ``D_final_cm2_s``); the study's are from
     reference_values.yaml (VASP PBE AIMD and VASP on-the-fly MLMD). Which numbers exist
-    follows from the material's :class:`~ssic_flows.materials.registry.MaterialInfo` (mobile
+    follows from the material's :class:`~ssic_flows.materials.info.MaterialInfo` (mobile
     species, anions, polyanion centres) and the section's keys, e.g. ``D_Li_cm2_s``,
     ``gr_first_peak_Li_S_A``, ``gr_Sb_S_peak_A``, ``beef_doped_eV_per_A``.
     """

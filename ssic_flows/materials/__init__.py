@@ -29,8 +29,9 @@ from .na3sbs4 import build_na3sbs4, build_na3sbs4_w, na3sbs4_parent
 from .ordering import order_structure
 from .oxidation import ChargeBalanceError, guess_oxidation_states
 from .polyhedra import Polyhedron, detect_polyhedra
-from .registry import (MATERIALS, MaterialInfo, allowed_atom_counts, build_material, builtin_names,
-                       is_builtin, resolve_material)
+from .info import MaterialInfo
+from .registry import MATERIALS, builtin_material, builtin_names, is_builtin
+from .resolve import allowed_atom_counts, build_material, resolve_material
 from .structure_io import read_structure, structure_format, structure_from_text, write_structure
 from .user import MobileSpeciesError, UnreadableStructureError, read_recipe, recipe_from_text
 from .tools import (
@@ -78,6 +79,7 @@ __all__ = [
     "build_material",
     "build_na3sbs4",
     "build_na3sbs4_w",
+    "builtin_material",
     "builtin_names",
     "detect_polyhedra",
     "density_g_cm3",

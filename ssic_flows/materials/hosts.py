@@ -2,7 +2,7 @@
 
 The analysis (:mod:`ssic_flows.analysis`) names no material: which tetrahedral units a host
 has, which cations move around them and what charge a carrier has come from here, built
-from the registry's :class:`~ssic_flows.materials.registry.MaterialInfo` and the one
+from the :class:`~ssic_flows.materials.info.MaterialInfo` and the one
 formal-charge table :data:`~ssic_flows.materials.tools.FORMAL_CHARGES`.
 
 Example
@@ -25,7 +25,9 @@ from typing import Any
 
 from ssic_flows.analysis.tetrahedra.report import HostLattice, TetraUnit
 
-from .registry import MATERIALS, MaterialInfo, resolve_material
+from .info import MaterialInfo
+from .registry import MATERIALS
+from .resolve import resolve_material
 from .tools import FORMAL_CHARGES, UnknownMaterialError
 
 __all__ = ["INTERSTITIAL_AVERAGE_FRAMES", "analysis_inputs", "host_lattice", "host_lattice_for_species"]

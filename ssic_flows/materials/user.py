@@ -7,7 +7,7 @@ cluster worker without the file builds the same cell)::
      "mobile_species": ["Li"], "oxidation_states": None, "dope": None, "min_separation_A": 1.5}
 
 or ``{"base": "na3sbs4", "dope": {...}}`` for a built-in material with a doping rule.
-:func:`user_material` turns it into a :class:`~ssic_flows.materials.registry.MaterialInfo`
+:func:`user_material` turns it into a :class:`~ssic_flows.materials.info.MaterialInfo`
 whose builder does, for ``n_atoms`` and ``seed``:
 
 1. the file's cell repeated to about ``n_atoms`` atoms, the supercell as close to cubic as
@@ -42,9 +42,11 @@ import numpy as np
 from pymatgen.core import Structure
 
 from .doping import DopingRule, apply_doping
+from .info import MaterialInfo
 from .ordering import MIN_SEPARATION_A, order_structure, site_counts
 from .oxidation import ChargeBalanceError, guess_oxidation_states, total_charge
 from .polyhedra import detect_polyhedra, tetrahedral_units
+from .registry import builtin_material
 from .structure_io import structure_format, structure_from_text
 from .tools import FORMAL_CHARGES, AtomCountError, MaterialsError, check_seed, make_rng
 
@@ -137,18 +139,16 @@ def _key(recipe: Mapping[str, Any]) -> str:
 
 
 def user_material(recipe: Mapping[str, Any]):
-    """The :class:`~ssic_flows.materials.registry.MaterialInfo` of a recipe (cached)."""
+    """The :class:`~ssic_flows.materials.info.MaterialInfo` of a recipe (cached)."""
     return _user_material(_key(recipe))
 
 
 @lru_cache(maxsize=32)
 def _user_material(key: str):
-    from .registry import MaterialInfo, resolve_material
-
     rec = json.loads(key)
     rule = DopingRule.from_dict(rec["dope"]) if rec.get("dope") else None
     if rec.get("base"):
-        base = resolve_material(rec["base"])
+        base = builtin_material(rec["base"])
         dopant = (rule.with_,) if rule else ()
         name = rec.get("name") or (f"{base.key}+{rule.with_}" if rule else base.key)
         return MaterialInfo(
@@ -305,10 +305,8 @@ class _BaseBuilder:
         self.base.check_n_atoms(n_atoms)
 
     def __call__(self, n_atoms: int, seed: int) -> Structure:
-        from .registry import build_material
-
         rng = make_rng(check_seed(seed))
-        host = build_material(self.base.key, n_atoms, seed)
+        host = self.base.build(n_atoms, seed)
         doping = None
         if self.rule:
             host, doping = apply_doping(host, self.rule, rng)
