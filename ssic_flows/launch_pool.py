@@ -88,7 +88,11 @@ def run_pool(lp, cfg, ready_fws: Callable[[], list[dict]], launch_root: Path, wo
     fworker = FWorker(name="ssic-embedded")
     running: dict = {}
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+    # workers start (lazily, at a submit) in the parent's working directory: make it one
+    # that exists for the whole run
+    stack = contextlib.ExitStack()
+    stack.enter_context(contextlib.chdir(launch_root))
+    with stack, ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(cfg.model_dump_json(),)) as pool:
         while True:
             fws = ready_fws()
@@ -101,12 +105,8 @@ def run_pool(lp, cfg, ready_fws: Callable[[], list[dict]], launch_root: Path, wo
                 ldir = launch_root / f"fw_{nxt['fw_id']}"
                 ldir.mkdir(parents=True, exist_ok=True)
                 fw, launch_id = lp.reserve_fw(fworker, str(ldir), fw_id=nxt["fw_id"])
-                cwd = os.getcwd()
-                os.chdir(ldir)
-                try:
+                with contextlib.chdir(ldir):
                     setup_offline_job(lp, fw, launch_id)
-                finally:
-                    os.chdir(cwd)
                 flush(lp)
                 done = sum(f["state"] == "COMPLETED" for f in fws)
                 emit("launch", {"name": nxt["name"], "done": done, "total": len(fws)})
@@ -122,10 +122,13 @@ def run_pool(lp, cfg, ready_fws: Callable[[], list[dict]], launch_root: Path, wo
                 exc = fut.exception()
                 if exc is None:
                     lp.recover_offline(info["launch_id"])
-                else:  # the worker process itself died: the job failed
+                else:  # the worker failed outside the rocket (or died): the job failed
+                    import traceback
+
+                    tb = "".join(traceback.format_exception(exc))
                     lp.complete_launch(info["launch_id"], FWAction(stored_data={
-                        "_message": "worker process died", "_exception": {
-                            "_stacktrace": repr(exc), "_details": None}}, exit=True), "FIZZLED")
+                        "_message": "worker process failed", "_exception": {
+                            "_stacktrace": tb, "_details": None}}, exit=True), "FIZZLED")
                 flush(lp)
                 secs = time.perf_counter() - info["t0"]
                 report.role_seconds[info["role"]] = report.role_seconds.get(info["role"], 0.0) + secs
