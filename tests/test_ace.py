@@ -247,7 +247,7 @@ def test_otf_training_loop_converges_and_mlmd_runs(tmp_path, monkeypatch):
 
     monkeypatch.setenv("SSIC_HOME", str(tmp_path))
     structure = AseAtomsAdaptor.get_structure(_cuau(0, 0.0))
-    eng = AceEngine(basis="tiny")
+    eng = AceEngine(basis="tiny", augment_fractions=[])  # the loop alone must learn
     ts = TrainSettings(temperature_K=500, timestep_fs=2, beef_threshold_eV_A=0.015,
                        n_seed_frames=2, segment_steps=60, max_iterations=8, max_new_frames=3)
     flow = eng.train_flow(structure, EMTReference(), ts)
@@ -272,6 +272,11 @@ def test_otf_training_loop_converges_and_mlmd_runs(tmp_path, monkeypatch):
         at.calc = EMT()
         f_emt.append(at.get_forces())
     assert np.sqrt(np.mean((traj.forces - np.array(f_emt)) ** 2)) < 0.1  # eV/Å
+    # with the default augmentation, 2 compressed-pair frames per element pair are labelled
+    flow = AceEngine(basis="tiny").train_flow(structure, EMTReference(), ts)
+    tr2 = MontyDecoder().process_decoded(run_in_memory(flow).get_output(flow.output.uuid, load=True))
+    its2 = tr2.metadata["iterations"]
+    assert tr2.n_training_structures == 2 + 3 * 2 + sum(i["n_candidates"] for i in its2[:-1])
 
 
 def test_ssic_mlff_fit_and_predict_on_a_users_frames(tmp_path):
@@ -326,3 +331,43 @@ def test_smoothness_prior_shrinks_rough_functions_most():
     # the fit accepts it and still recovers EMT forces
     fit = fit_ace(_emt_frames(15), {"basis": "tiny", "smoothness_power": 1.0})
     assert max(fit.info["train_force_rmse_meV_A"].values()) < 100
+
+
+def test_compressed_pair_frames_push_each_pair_below_its_shortest_distance():
+    from ssic_flows.analysis.trajectory import Trajectory
+    from ssic_flows.engines.ace.augment import compressed_pair_frames
+
+    frames = [_cuau(k, 0.05) for k in range(3)]
+    t = Trajectory(species=frames[0].get_chemical_symbols(),
+                   positions=np.array([a.positions for a in frames]), cells=np.array(frames[0].cell),
+                   timestep_fs=1.0)
+    dmin = min_pair_distances_A(frames, 5.0)
+    aug = compressed_pair_frames(t, fractions=(0.85, 0.92))
+    assert aug.metadata["pairs"] == ["Au-Au", "Au-Cu", "Cu-Cu"]
+    got = min_pair_distances_A([aug.to_ase(i) for i in range(aug.n_frames)], 5.0)
+    for key, d in dmin.items():
+        assert got[key] == pytest.approx(0.85 * d, rel=1e-6)  # the wall below the data
+
+
+def test_mlmd_beef_guard_stops_a_run_that_leaves_the_training_data(tmp_path, monkeypatch):
+    from ssic_flows.engines.ace.jobs import AceMDMaker
+    from ssic_flows.schemas import EngineProvenance, TrainOutput
+    from ssic_flows.testing.emt import run_in_memory
+
+    monkeypatch.setenv("SSIC_HOME", str(tmp_path))
+    fit = fit_ace(_emt_frames(12), {"basis": "tiny"})
+    fit.save(tmp_path / "m")
+    model = TrainOutput(provenance=EngineProvenance(engine="ace", kind="mlff"),
+                        model_path=str(tmp_path / "m"), n_training_structures=12, n_iterations=1,
+                        converged=True, beef_threshold_eV_A=0.05)
+    structure = AseAtomsAdaptor.get_structure(_cuau(0, 0.0))
+    s = MDSettings(temperature_K=300, n_steps=40, save_every=5, seed=1)
+    outs = {}
+    for stop in (1e-9, 100.0):
+        j = AceMDMaker(settings=s, beef_every=10, beef_stop_eV_A=stop).make(structure, model)
+        outs[stop] = MontyDecoder().process_decoded(run_in_memory(j).get_output(j.uuid, load=True))
+    g = outs[1e-9].metadata["beef_guard"]
+    assert g["stopped_at_step"] == 0 and outs[1e-9].trajectory.n_frames == 1
+    g = outs[100.0].metadata["beef_guard"]
+    assert g["stopped_at_step"] is None and g["step"] == [0, 10, 20, 30, 40]
+    assert outs[100.0].trajectory.n_frames == 9

@@ -14,7 +14,7 @@ from jobflow import Flow
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.ace.jobs import (
-    AceMDMaker, ace_model, ace_otf_iteration, ace_prepare_run, ace_provenance,
+    AceMDMaker, ace_augment, ace_model, ace_otf_iteration, ace_prepare_run, ace_provenance,
 )
 from ssic_flows.engines.ace.sets import ace_settings
 from ssic_flows.engines.base import SEED_MD_OFFSET, EngineError, MDSettings, MLFFEngine, TrainSettings
@@ -58,15 +58,24 @@ class AceEngine(MLFFEngine):
             frames = md.output.trajectory
         else:
             frames = seed_frames
+        batches = [frames]
+        if es["augment_fractions"]:
+            aug = ace_augment(frames, reference.static_maker(), list(es["augment_fractions"]))
+            aug.name = "ace augment"
+            aug.update_metadata({"role": "label"})
+            jobs.append(aug)
+            batches.append(aug.output)
         first = ace_otf_iteration(structure, prep.output["run_dir"], ts, reference.static_maker(),
-                                  0, frames, {"initial_model": prep.output["initial_model"]})
+                                  0, batches, {"initial_model": prep.output["initial_model"]})
         first.name = "ace otf iter0"
         first.update_metadata({"role": "train_mlff"})
         jobs.append(first)
         return Flow(jobs, output=first.output, name="ace on-the-fly training")
 
     def md_maker(self, settings: MDSettings) -> AceMDMaker:
-        return AceMDMaker(settings=settings)
+        es = self.engine_settings
+        return AceMDMaker(settings=settings, beef_every=int(es["md_beef_every"]),
+                          beef_stop_eV_A=float(es["md_beef_stop_eV_A"]))
 
     def predict(self, model, frames) -> np.ndarray:
         """Forces (F, N, 3) eV/Å of each frame."""

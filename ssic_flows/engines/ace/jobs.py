@@ -39,7 +39,7 @@ from ssic_flows.engines.common.outputs import (
 )
 from ssic_flows.schemas import EngineProvenance, MDOutput, TrainOutput, plain_structure_dict
 
-__all__ = ["AceMDMaker", "ace_md", "ace_otf_iteration", "ace_prepare_run", "ace_provenance",
+__all__ = ["AceMDMaker", "ace_augment", "ace_md", "ace_otf_iteration", "ace_prepare_run", "ace_provenance",
            "ace_model", "labelled_atoms"]
 
 BEEF_DEFINITION = ("max over atoms of sqrt(mean over x,y,z of D Sigma D^T): exact posterior "
@@ -106,16 +106,62 @@ def _append_frames(path: Path, frames: list) -> int:
 
 
 @job(data=MDOutput.DATA_FIELDS)
-def ace_md(structure: Any, model: TrainOutput, settings: dict) -> MDOutput:
-    """NVT MLMD with a trained linear ACE; checkpointed (resumes on rerun)."""
+def ace_md(structure: Any, model: TrainOutput, settings: dict, beef_every: int = 0,
+           beef_stop_eV_A: float = 1.0) -> MDOutput:
+    """NVT MLMD with a trained linear ACE; checkpointed (resumes on rerun).
+
+    beef_every: every that many MD steps (at the stored frames) the exact BEEF of the
+    configuration is computed; if it exceeds ``beef_stop_eV_A`` (eV/Å) the run stops there
+    and says so (``metadata.beef_guard``): it has left the region the model was trained on
+    and what follows would not be the reference's physics. 0 disables the check.
+    """
     from ssic_flows.engines.common.ase_md import checkpoint_dir_for_current_job, run_md
 
     m = ace_model(model)
     s = MDSettings(**settings)
     prov = ace_provenance(model_path=str(model.model_path), n_coefficients=int(len(m.coefficients)))
-    traj = run_md(structure, m.calculator(), s, checkpoint_dir_for_current_job(),
+    guard = {"every_steps": int(beef_every), "stop_eV_A": float(beef_stop_eV_A), "step": [],
+             "beef_eV_A": [], "stopped_at_step": None}
+    on_frame = None
+    if beef_every > 0:
+        sig = m.calculator(with_sigma=True)
+        nxt = {"step": 0}
+
+        def on_frame(step, atoms):
+            if step < nxt["step"]:
+                return False
+            nxt["step"] = step + int(beef_every)
+            sig.calculate(atoms.copy())
+            b = sig.last_prediction.beef_eV_A
+            guard["step"].append(int(step))
+            guard["beef_eV_A"].append(float(b))
+            if b > beef_stop_eV_A:
+                guard["stopped_at_step"] = int(step)
+                return True
+            return False
+
+    traj = run_md(structure, m.calculator(), s, checkpoint_dir_for_current_job(), on_frame=on_frame,
                   metadata={"engine": "ace", "engine_version": prov.engine_version})
-    return md_output_from_trajectory(traj, s, prov)
+    out = md_output_from_trajectory(traj, s, prov)
+    out.metadata["beef_guard"] = guard
+    return out
+
+
+@job
+def ace_augment(frames: Trajectory, reference_static_maker: Any, fractions: list[float]) -> Any:
+    """Compressed-pair frames of the seed frames (:mod:`.augment`), labelled by the
+    reference: replaced by the reference static job, whose labelled frames become the
+    output (None when there is nothing to add)."""
+    from ssic_flows.engines.ace.augment import compressed_pair_frames
+
+    aug = compressed_pair_frames(require(frames, Trajectory, "seed frames",
+                                         "pass md_job.output.trajectory"), tuple(fractions))
+    if aug is None or not fractions:
+        return None
+    label = reference_static_maker.make(aug)
+    label.name = "label augmented"
+    label.update_metadata({"role": "label"})
+    return Response(replace=Flow([label], output=label.output.forces))
 
 
 @job
@@ -195,9 +241,12 @@ def _check_estimate(model: AceModel, frames: list, beefs: list[float]) -> dict:
 
 @job(data=TrainOutput.DATA_FIELDS)
 def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_static_maker: Any,
-                      iteration: int = 0, new_frames: Trajectory | None = None,
+                      iteration: int = 0, new_frames: list[Trajectory | None] | None = None,
                       history: dict | None = None) -> Any:
-    """One fit → explore → (label → next iteration) cycle of on-the-fly linear-ACE training."""
+    """One fit → explore → (label → next iteration) cycle of on-the-fly linear-ACE training.
+
+    new_frames: labelled Trajectories to add before fitting (None entries skipped: e.g. an
+    augmentation that found nothing to add)."""
     ts = TrainSettings(**{k: v for k, v in settings.items() if not k.startswith("@")})
     es = ace_settings(ts.engine_settings)
     rd = Path(run_dir)
@@ -207,9 +256,10 @@ def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_st
     t0 = time.perf_counter()
     train_file = rd / "training.extxyz"
     it: dict[str, Any] = {"iteration": iteration, "threshold_eV_A": h["threshold_eV_A"]}
-    if new_frames is not None:
-        nf = labelled_atoms(require(new_frames, Trajectory, "labelled frames",
-                                    "pass static_job.output.forces"))
+    batches = [b for b in (new_frames or []) if b is not None]
+    if batches:
+        nf = [at for b in batches for at in labelled_atoms(require(
+            b, Trajectory, "labelled frames", "pass [static_job.output.forces]"))]
         prev = rd / f"iter{iteration - 1}"
         if iteration > 0 and (prev / "model.json").exists():
             it["estimate_check"] = _check_estimate(load_model(prev), nf, h.get("cand_beef", []))
@@ -274,7 +324,7 @@ def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_st
     h["start_structure"] = plain_structure_dict(ex["candidates"].to_structure(-1))
     h["cand_beef"] = ex["cand_beef"]
     nxt = ace_otf_iteration(structure, run_dir, settings, reference_static_maker,
-                            iteration + 1, label.output.forces, h)
+                            iteration + 1, [label.output.forces], h)
     nxt.name = f"ace otf iter{iteration + 1}"
     nxt.update_metadata({"role": "train_mlff"})
     return Response(replace=Flow([label, nxt], output=nxt.output))
@@ -300,8 +350,10 @@ class AceMDMaker(Maker):
 
     name: str = "ace md"
     settings: MDSettings = field(default_factory=lambda: MDSettings(temperature_K=300.0))
+    beef_every: int = 100
+    beef_stop_eV_A: float = 1.0
 
     def make(self, structure, model):
-        j = ace_md(structure, model, asdict(self.settings))
+        j = ace_md(structure, model, asdict(self.settings), self.beef_every, self.beef_stop_eV_A)
         j.name = self.name
         return j
