@@ -64,13 +64,26 @@ def get_launchpad(cfg: StoreConfig):
         import mongomock_persistence
 
         lp_file = _lp_file(cfg)
-        os.environ["MONGOMOCK_SERVERSTORE_FILE"] = str(lp_file)
-        lpmod.MongoClient = mongomock_persistence.MongoClient
         try:
             mongomock.gridfs.enable_gridfs_integration()
         except Exception:  # noqa: BLE001 - already enabled
             pass
-        lp = LaunchPad(host="localhost", name="ssic_launchpad", strm_lvl="ERROR")
+        # FireWorks builds its client from the module global: swap it for this construction
+        # only, so a server LaunchPad made later in the same process gets pymongo again
+        # MONGOMOCK_SERVERSTORE_FILE only while the client is made: FireWorks itself switches
+        # to mongomock whenever that variable is set, so left in os.environ it would turn
+        # every later `qlaunch`/`lpad`/`rlaunch` this process starts into a mock
+        prev, prev_env = lpmod.MongoClient, os.environ.get("MONGOMOCK_SERVERSTORE_FILE")
+        os.environ["MONGOMOCK_SERVERSTORE_FILE"] = str(lp_file)
+        lpmod.MongoClient = mongomock_persistence.MongoClient
+        try:
+            lp = LaunchPad(host="localhost", name="ssic_launchpad", strm_lvl="ERROR")
+        finally:
+            lpmod.MongoClient = prev
+            if prev_env is None:
+                os.environ.pop("MONGOMOCK_SERVERSTORE_FILE", None)
+            else:
+                os.environ["MONGOMOCK_SERVERSTORE_FILE"] = prev_env
         lp._ssic_file = lp_file  # noqa: SLF001 - used by flush_launchpad
         ensure_initialized(lp)
         return lp
