@@ -129,7 +129,8 @@ class ValidationOutput(_Doc):
     n_snapshots: int
     rmse_meV_A: dict[str, float]
     mae_meV_A: dict[str, float]
-    ci95_rmse_meV_A: dict[str, list[float]] = Field(default_factory=dict)
+    ci95_rmse_meV_A: dict[str, list[float | None]] = Field(
+        default_factory=dict, description="95 % interval per element; None where too few frames")
     ref_force_std_meV_A: dict[str, float] = Field(default_factory=dict)
     parity_data: dict[str, Any] | None = Field(
         None, description="species, predicted and reference force components (eV/Å); data store")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,80 +11,15 @@ import pytest
 pytest.importorskip("quippy")
 from ase.build import bulk  # noqa: E402
 from ase.calculators.emt import EMT  # noqa: E402
-from jobflow import Maker, job, run_locally, JobStore  # noqa: E402
-from maggma.stores import MemoryStore  # noqa: E402
 from monty.json import MontyDecoder  # noqa: E402
 from pymatgen.io.ase import AseAtomsAdaptor  # noqa: E402
 
-from ssic_flows.engines.common.ase_md import run_md  # noqa: E402
-from ssic_flows.engines.base import EngineError, MDSettings, ReferenceEngine, TrainSettings  # noqa: E402
-from ssic_flows.engines.common.outputs import md_output_from_trajectory  # noqa: E402
+from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings  # noqa: E402
 from ssic_flows.engines.gap.engine import GAPEngine  # noqa: E402
-from ssic_flows.schemas import EngineProvenance, MDOutput, StaticOutput, TrainOutput  # noqa: E402
+from ssic_flows.schemas import MDOutput, TrainOutput  # noqa: E402
 
 
-# ------------------------------------------------------------- test-only EMT reference engine
-_PROV = EngineProvenance(engine="emt", kind="reference", stands_in_for_dft=True)
-
-
-@job(data=MDOutput.DATA_FIELDS)
-def emt_md(structure, settings: dict):
-    s = MDSettings(**settings)
-    traj = run_md(structure, EMT(), s, None, metadata={"engine": "emt"})
-    return md_output_from_trajectory(traj, s, _PROV)
-
-
-@job(data=StaticOutput.DATA_FIELDS)
-def emt_static(frames):
-    e, f = [], []
-    for i in range(frames.n_frames):
-        at = frames.to_ase(i)
-        at.calc = EMT()
-        e.append(at.get_potential_energy())
-        f.append(at.get_forces())
-    out = frames.replace(forces=np.array(f), energies=np.array(e))
-    return StaticOutput(provenance=_PROV, n_structures=len(e), energies_eV=e, forces=out)
-
-
-@dataclass
-class EMTMDMaker(Maker):
-    name: str = "emt md"
-    settings: MDSettings = field(default_factory=lambda: MDSettings(temperature_K=300))
-
-    def make(self, structure):
-        return emt_md(structure, asdict(self.settings))
-
-
-@dataclass
-class EMTStaticMaker(Maker):
-    name: str = "emt static"
-
-    def make(self, frames):
-        return emt_static(frames)
-
-
-class EMTReference(ReferenceEngine):
-    name = "emt"
-    stands_in_for_dft = True
-
-    def md_maker(self, settings):
-        return EMTMDMaker(settings=settings)
-
-    def static_maker(self):
-        return EMTStaticMaker()
-
-    def provenance(self):
-        return _PROV.model_dump()
-
-
-def _store():
-    return JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
-
-
-def _run(flow_or_job):
-    store = _store()
-    run_locally(flow_or_job, store=store, create_folders=True, ensure_success=True)
-    return store
+from ssic_flows.testing.emt import EMTReference, run_in_memory as _run  # noqa: E402
 
 
 def _out(store, uuid):

@@ -54,7 +54,7 @@ def test_committed_without_outputs(path):
 def test_analyse_your_trajectory(nb_env):
     nb = run_notebook("02_analyse_your_trajectory.ipynb")
     out = outputs(nb)
-    assert "150 frames, 32 atoms, dt = 2.0 fs, velocities: True" in out
+    assert "150 frames, 32 atoms, dt = 2.0 fs, velocities: True" in out, out
     assert "D_cm2_s" in out and "'Cu':" in out
     assert images(nb) == 4  # MSD, g(r), VDOS, van Hove
 

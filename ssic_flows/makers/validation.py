@@ -35,6 +35,10 @@ from ssic_flows.schemas import EngineProvenance, TrainOutput, ValidationOutput
 __all__ = ["ForceValidationMaker", "compare_forces", "pick_snapshots", "validate_forces"]
 
 
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
 def pick_snapshots(traj: Trajectory, n_snapshots: int, seed: int, skip_fs: float = 0.0) -> Trajectory:
     """``n_snapshots`` distinct frames of ``traj`` chosen with ``default_rng(seed)``, in order.
 
@@ -75,7 +79,9 @@ def compare_forces(labelled: Trajectory, model: TrainOutput, mlff: str, mlff_set
         provenance=prov, n_snapshots=frames.n_frames,
         rmse_meV_A={k: v.rmse_meV_A for k, v in per.items()},
         mae_meV_A={k: v.mae_meV_A for k, v in per.items()},
-        ci95_rmse_meV_A={k: [v.rmse_ci95_lo_meV_A, v.rmse_ci95_hi_meV_A] for k, v in per.items()},
+        # too few frames for an interval: None ("not determined"), never NaN/inf in a document
+        ci95_rmse_meV_A={k: [_finite(v.rmse_ci95_lo_meV_A), _finite(v.rmse_ci95_hi_meV_A)]
+                         for k, v in per.items()},
         ref_force_std_meV_A={k: v.ref_spread_meV_A for k, v in per.items()},
         parity_data={"species": list(frames.species), "units": "eV/A",
                      "predicted_eV_A": pred.tolist(), "reference_eV_A": frames.forces.tolist()},

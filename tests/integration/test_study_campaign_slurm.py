@@ -81,7 +81,11 @@ def test_ci_campaign_submit_qlaunch_results(site):
     assert res.returncode == 0, res.stderr
     rows = json.loads(res.stdout)
     ag = {r["role"]: r for r in rows if r["species"] == "Ag"}
-    assert ag["reference"]["D_cm2_s"] > 0 and ag["mlmd"]["D_cm2_s"] > 0 and ag["mlmd"]["n"] == 2
+    assert ag["mlmd"]["n"] in (0, 2)  # runs whose D was determined (0 or both here)
+    for role in ("reference", "mlmd"):  # 0.24-ps test runs: a D only where the MSD is diffusive
+        r = ag[role]
+        assert (r["D_cm2_s"] is None and r["D_status"].startswith("not determined (")) or (
+            r["D_cm2_s"] > 0 and r["D_status"] == "determined"), r
     verdicts = json.loads(ssic("results", "--campaign", "ci", "--observable", "verdicts",
                                "--json", "--db-config", site.db_config).stdout)
     assert {v["comparison"] for v in verdicts} == {"reference vs mlmd", "transfer vs mlmd",
