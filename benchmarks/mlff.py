@@ -61,7 +61,7 @@ def _md(structure, calc, T, steps, save_every, seed):
 
 
 def _labelled(traj, idx):
-    from ssic_flows.engines.ace.jobs import labelled_atoms
+    from ssic_flows.engines.common.training import labelled_atoms
 
     return labelled_atoms(traj[np.asarray(list(idx), dtype=int)])
 

@@ -17,8 +17,9 @@ from ssic_flows.engines.ace.jobs import (
     AceMDMaker, ace_augment, ace_model, ace_otf_iteration, ace_prepare_run, ace_provenance,
 )
 from ssic_flows.engines.ace.sets import ace_settings
-from ssic_flows.engines.base import SEED_MD_OFFSET, EngineError, MDSettings, MLFFEngine, TrainSettings
+from ssic_flows.engines.base import EngineError, MDSettings, MLFFEngine, TrainSettings
 from ssic_flows.engines.common.outputs import require
+from ssic_flows.engines.common.training import seed_reference_md
 
 __all__ = ["AceEngine"]
 
@@ -46,14 +47,8 @@ class AceEngine(MLFFEngine):
         prep.name = "ace prepare"
         jobs = [prep]
         if seed_frames is None:
-            stride = int(es["seed_stride"])
-            md = reference.md_maker(MDSettings(
-                temperature_K=settings.temperature_K, timestep_fs=settings.timestep_fs,
-                n_steps=stride * (settings.n_seed_frames - 1) or 1, save_every=stride,
-                seed=settings.seed + SEED_MD_OFFSET, thermostat=es["thermostat"],
-                thermostat_time_fs=es["thermostat_time_fs"])).make(structure)
-            md.name = "seed reference md"
-            md.update_metadata({"role": "reference_md"})
+            md = seed_reference_md(reference, structure, settings, int(es["seed_stride"]),
+                                   es["thermostat"], es["thermostat_time_fs"])
             jobs.append(md)
             frames = md.output.trajectory
         else:

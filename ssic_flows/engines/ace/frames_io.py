@@ -43,7 +43,7 @@ def read_labelled_frames(path: str | Path, fmt: str = "auto") -> list:
         frames = ase.io.read(p, index=":", format=ase_fmt)
     else:
         from ssic_flows.analysis.readers import read_trajectory
-        from ssic_flows.engines.ace.jobs import labelled_atoms
+        from ssic_flows.engines.common.training import labelled_atoms
 
         frames = labelled_atoms(read_trajectory(p, format=fmt, timestep_fs=1.0))
     out = []

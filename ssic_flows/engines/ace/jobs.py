@@ -34,13 +34,14 @@ from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.ace.model import AceModel, load_model
 from ssic_flows.engines.ace.sets import ace_settings, fit_settings
 from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings
+from ssic_flows.engines.common.training import labelled_atoms
 from ssic_flows.engines.common.outputs import (
     md_output_from_trajectory, require,
 )
 from ssic_flows.schemas import EngineProvenance, MDOutput, TrainOutput, plain_structure_dict
 
 __all__ = ["AceMDMaker", "ace_augment", "ace_md", "ace_otf_iteration", "ace_prepare_run", "ace_provenance",
-           "ace_model", "labelled_atoms"]
+           "ace_model"]
 
 BEEF_DEFINITION = ("max over atoms of sqrt(mean over x,y,z of D Sigma D^T): exact posterior "
                    "std of the force components of the linear ACE (Bayesian linear "
@@ -67,21 +68,6 @@ def ace_model(model: TrainOutput) -> AceModel:
     except FileNotFoundError as exc:
         raise EngineError(f"{exc}; the model directory must be on a filesystem shared by all "
                           "workers (ssic_home())") from exc
-
-
-def labelled_atoms(traj: Trajectory) -> list:
-    """ASE Atoms with ``info['energy']`` (eV) and ``arrays['forces']`` (eV/Å) per frame."""
-    if traj.forces is None or traj.energies is None:
-        raise EngineError("training frames need reference forces and energies; label them "
-                          "with the reference engine's static_maker first")
-    out = []
-    for i in range(traj.n_frames):
-        at = traj.to_ase(i)
-        at.calc = None
-        at.info["energy"] = float(traj.energies[i])
-        at.arrays["forces"] = np.array(traj.forces[i])
-        out.append(at)
-    return out
 
 
 def _read_frames(path: Path) -> list:

@@ -11,8 +11,9 @@ import numpy as np
 from jobflow import Flow
 
 from ssic_flows.analysis.trajectory import Trajectory
-from ssic_flows.engines.base import SEED_MD_OFFSET, EngineError, MDSettings, MLFFEngine, TrainSettings
+from ssic_flows.engines.base import EngineError, MDSettings, MLFFEngine, TrainSettings
 from ssic_flows.engines.common.outputs import require
+from ssic_flows.engines.common.training import seed_reference_md
 from ssic_flows.engines.gap.fit import gap_fit_executable
 from ssic_flows.engines.gap.jobs import GAPMDMaker, gap_otf_iteration, gap_prepare_run
 from ssic_flows.engines.gap.potential import gap_potential, gap_provenance
@@ -51,14 +52,8 @@ class GAPEngine(MLFFEngine):
         prep.name = "gap prepare"
         jobs.append(prep)
         if seed_frames is None:
-            stride = int(es["seed_stride"])
-            md = reference.md_maker(MDSettings(
-                temperature_K=settings.temperature_K, timestep_fs=settings.timestep_fs,
-                n_steps=stride * (settings.n_seed_frames - 1) or 1, save_every=stride,
-                seed=settings.seed + SEED_MD_OFFSET, thermostat=es["thermostat"],
-                thermostat_time_fs=es["thermostat_time_fs"])).make(structure)
-            md.name = "seed reference md"
-            md.update_metadata({"role": "reference_md"})
+            md = seed_reference_md(reference, structure, settings, int(es["seed_stride"]),
+                                   es["thermostat"], es["thermostat_time_fs"])
             jobs.append(md)
             frames = md.output.trajectory
         else:

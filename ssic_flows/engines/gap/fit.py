@@ -17,6 +17,7 @@ import numpy as np
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError
 from ssic_flows.engines.common.process import run_process
+from ssic_flows.engines.common.training import labelled_atoms
 from ssic_flows.engines.gap.sets import gap_settings
 
 __all__ = [
@@ -77,24 +78,11 @@ def _descriptor_string(s: dict, species_Z: list[int], pairs: list[tuple[int, int
     return "{" + " : ".join(parts) + "}"
 
 
-def _to_atoms_list(traj: Trajectory) -> list:
-    if traj.forces is None or traj.energies is None:
-        raise EngineError("training frames need reference forces and energies; label them "
-                          "with the reference engine's static_maker first")
-    out = []
-    for i in range(traj.n_frames):
-        at = traj.to_ase(i)
-        at.info["energy"] = float(traj.energies[i])
-        at.arrays["forces"] = np.array(traj.forces[i])
-        out.append(at)
-    return out
-
-
 def append_training_xyz(path: Path, traj: Trajectory) -> int:
     """Append labelled frames (energy eV, forces eV/Å) to an extxyz file; returns #frames."""
     import ase.io
 
-    frames = _to_atoms_list(traj)
+    frames = labelled_atoms(traj)
     ase.io.write(path, frames, format="extxyz", append=path.exists())
     return count_training_xyz(path)
 
