@@ -155,3 +155,36 @@ def test_structure_known_only_at_run_time():
     resp = vasp_md_deferred.original(agi4(), **{k: v for k, v in job.function_kwargs.items()})
     assert [j.name for j in resp.replace.jobs] == ["vasp md 1/2", "vasp md 2/2",
                                                    "vasp md collect"]
+
+
+def _random_seed(incar_path) -> list[int]:
+    """The RANDOM_SEED line of a written INCAR as VASP reads it (three integers)."""
+    (line,) = [ln for ln in incar_path.read_text().splitlines()
+               if ln.split("=")[0].strip() == "RANDOM_SEED"]
+    return [int(x) for x in line.split("=")[1].split()]
+
+
+def test_random_seed_written_per_segment(tmp_path):
+    """RANDOM_SEED = seed 0 0 in segment 1; later segments reproducible and distinct."""
+    from atomate2.vasp.files import write_vasp_input_set
+
+    def seeds(seed: int) -> list[list[int]]:
+        maker = VaspMDMaker(md_settings=MDSettings(temperature_K=500, n_steps=9, seed=seed,
+                                                   thermostat="langevin"), n_segments=3)
+        out = []
+        for k, seg in enumerate(maker.segment_makers(agi4())):
+            d = tmp_path / f"s{seed}_{k}"
+            write_vasp_input_set(agi4(), seg.input_set_generator, directory=d, potcar_spec=True)
+            out.append(_random_seed(d / "INCAR"))
+        return out
+
+    s7 = seeds(7)
+    assert s7[0] == [7, 0, 0] and all(s[1:] == [0, 0] for s in s7)
+    assert len({s[0] for s in s7}) == 3 and all(0 <= s[0] < 900_000_000 for s in s7)
+    assert seeds(7) == s7 and seeds(8)[0] == [8, 0, 0]
+    assert {s[0] for s in seeds(8)}.isdisjoint(s[0] for s in s7)
+    with pytest.raises(EngineError, match="RANDOM_SEED"):
+        VaspMDMaker(md_settings=MDSettings(temperature_K=300, n_steps=2),
+                    incar_overrides={"RANDOM_SEED": [1, 0, 0]}).segment_makers(agi4())
+    with pytest.raises(EngineError, match="RANDOM_SEED"):
+        md_incar(MDSettings(temperature_K=300, seed=-1))

@@ -104,7 +104,7 @@ class VaspMDMaker(Maker):
         for k in range(self.n_segments):
             n = base + (1 if k < extra else 0)
             gen = md_set_generator(self.md_settings, n, self.incar_overrides, species,
-                                self.potcar_functional)
+                                   self.potcar_functional, segment=k)
             makers.append(MDMaker(name=f"{self.name} {k + 1}/{self.n_segments}",
                                   input_set_generator=gen))
         return makers

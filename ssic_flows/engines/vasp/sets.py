@@ -16,6 +16,11 @@ documented defaults, every one overridable with ``incar_overrides``):
   NVT default: Nosé mass for a 40-step period), ``csvr`` → ``MDALGO = 5`` with
   ``CSVR_PERIOD = thermostat_time_fs / timestep_fs`` (steps, VASP ≥ 6.3), ``langevin`` →
   ``MDALGO = 3`` with ``LANGEVIN_GAMMA = 1000 / thermostat_time_fs`` ps⁻¹ per species.
+- ``RANDOM_SEED = s 0 0`` (VASP 6 syntax: three integers, the last two VASP's counters):
+  ``s = MDSettings.seed`` in a run's first segment and :func:`segment_seed` (a SeedSequence
+  of ``(seed, k)``) in segment ``k`` ≥ 1, so the thermostat's and initial velocities' random
+  numbers are reproducible, distinct between seeds and not repeated segment after segment.
+  ``0 ≤ seed < 900 000 000`` (VASP's range).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from typing import Any
 
 from ssic_flows.engines.base import EngineError, MDSettings, canonical_thermostat
 
-__all__ = ["STUDY_INCAR", "gamma_kpoints", "md_incar", "md_set_generator", "static_set_generator"]
+__all__ = ["STUDY_INCAR", "gamma_kpoints", "md_incar", "md_set_generator", "segment_seed",
+           "static_set_generator"]
 
 
 #: INCAR tags shared by AIMD and single points (study: PBE, Γ point). See module docstring.
@@ -37,7 +43,31 @@ STUDY_INCAR: dict[str, Any] = {
 
 
 #: Tags that must not be overridden for the job to mean what it says.
-_FIXED_MD = ("IBRION", "NSW", "POTIM", "TEBEG", "TEEND")
+_FIXED_MD = ("IBRION", "NSW", "POTIM", "TEBEG", "TEEND", "RANDOM_SEED")
+
+#: VASP's RANDOM_SEED range: 0 ≤ seed < 900 000 000.
+_SEED_MAX = 900_000_000
+
+
+def segment_seed(seed: int, segment: int = 0) -> int:
+    """VASP ``RANDOM_SEED`` of segment ``segment`` (0-based) of a run seeded ``seed``.
+
+    Segment 0 uses ``seed`` itself; later ones a number drawn from
+    ``numpy.random.SeedSequence([seed, segment])``, reproducible and distinct per segment.
+
+    >>> segment_seed(7)
+    7
+    >>> segment_seed(7, 1) == segment_seed(7, 1) != segment_seed(7, 2)
+    True
+    """
+    seed = int(seed)
+    if not 0 <= seed < _SEED_MAX:
+        raise EngineError(f"VASP RANDOM_SEED must be in 0..{_SEED_MAX - 1}, got seed={seed}")
+    if segment == 0:
+        return seed
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, int(segment)]).generate_state(1)[0]) % _SEED_MAX
 
 
 def gamma_kpoints():
@@ -47,10 +77,13 @@ def gamma_kpoints():
     return Kpoints.gamma_automatic((1, 1, 1))
 
 
-def md_incar(settings: MDSettings, species: list[str] | None = None) -> dict[str, Any]:
-    """Thermostat/MD INCAR tags for ``settings`` (see module docstring for the mapping)."""
+def md_incar(settings: MDSettings, species: list[str] | None = None,
+             segment: int = 0) -> dict[str, Any]:
+    """Thermostat/MD INCAR tags for segment ``segment`` (0-based) of a run with ``settings``
+    (see module docstring for the mapping)."""
     th = canonical_thermostat(settings.thermostat)
-    tags: dict[str, Any] = {"ISIF": 2, "IBRION": 0}
+    tags: dict[str, Any] = {"ISIF": 2, "IBRION": 0,
+                            "RANDOM_SEED": [segment_seed(settings.seed, segment), 0, 0]}
     if th == "nose-hoover":
         tags.update(MDALGO=2, SMASS=0)
     elif th == "csvr":
@@ -64,10 +97,11 @@ def md_incar(settings: MDSettings, species: list[str] | None = None) -> dict[str
 
 
 def md_set_generator(settings: MDSettings, n_steps: int, incar_overrides: dict, species: list[str],
-                  potcar_functional: str):
+                     potcar_functional: str, segment: int = 0):
+    """atomate2 ``MDSetGenerator`` of segment ``segment`` (0-based; ``n_steps`` MD steps)."""
     from atomate2.vasp.sets.core import MDSetGenerator
 
-    incar = {**STUDY_INCAR, **md_incar(settings, species), **incar_overrides}
+    incar = {**STUDY_INCAR, **md_incar(settings, species, segment), **incar_overrides}
     bad = [k for k in _FIXED_MD if k in incar_overrides]
     if bad:
         raise EngineError(f"set {bad} through MDSettings, not incar_overrides")
