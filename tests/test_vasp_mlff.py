@@ -264,3 +264,35 @@ def test_structure_known_only_at_run_time():
     resp = vasp_mlmd_deferred.original(agi4(), _model("/m/ML_FF"),
                                        **{k: v for k, v in md.function_kwargs.items()})
     assert [j.name for j in resp.replace.jobs] == ["vasp mlmd run", "vasp mlmd collect"]
+
+
+def test_ctifor_first_segment_only_and_random_seed(tmp_path):
+    """ML_CTIFOR only in the first training segment (continuations keep VASP's adaptive
+    threshold, carried by ML_AB); every segment and the MLMD run write RANDOM_SEED."""
+    from atomate2.vasp.files import write_vasp_input_set
+
+    ts = TrainSettings(temperature_K=500, segment_steps=50, max_iterations=3,
+                       beef_threshold_eV_A=0.05, seed=11)
+    flow = VaspMLFF().train_flow(agi4(), get_reference_engine("vasp"), ts)
+    over = TrainSettings(temperature_K=500, max_iterations=2, engine_settings={"ML_CTIFOR": 0.02})
+    gens = [j.function.__self__.input_set_generator.user_incar_settings
+            for j in VaspMLFF().train_flow(agi4(), None, over).jobs[:2]]
+    assert gens[0]["ML_CTIFOR"] == 0.02 and "ML_CTIFOR" not in gens[1]
+    incars, seeds = [], []
+    for k, j in enumerate(flow.jobs[:3]):
+        d = tmp_path / f"train{k}"
+        write_vasp_input_set(agi4(), j.function.__self__.input_set_generator, directory=d,
+                             potcar_spec=True)
+        incars.append(Incar.from_file(d / "INCAR"))
+        (line,) = [ln for ln in (d / "INCAR").read_text().splitlines()
+                   if ln.split("=")[0].strip() == "RANDOM_SEED"]
+        seeds.append([int(x) for x in line.split("=")[1].split()])
+    assert incars[0]["ML_CTIFOR"] == 0.05
+    assert "ML_CTIFOR" not in incars[1] and "ML_CTIFOR" not in incars[2]
+    assert all(i["ML_MODE"].lower() == "train" and i["ML_ICRITERIA"] == 1 for i in incars)
+    assert seeds[0] == [11, 0, 0] and len({s[0] for s in seeds}) == 3
+    md = VaspMLFF().md_maker(MDSettings(temperature_K=500, n_steps=100, seed=4))
+    run = md.make(agi4(), model=_model("/models/x/ML_FF")).jobs[0]
+    incar = _incar(run.function.__self__.input_set_generator, tmp_path / "run")
+    assert incar["ML_MODE"].lower() == "run"
+    assert "RANDOM_SEED = 4 0 0" in (tmp_path / "run" / "INCAR").read_text()

@@ -41,7 +41,8 @@ class VaspMLFF(MLFFEngine):
     :class:`~ssic_flows.engines.vasp.engine.VaspReference` passed to :meth:`train_flow`.
     TrainSettings mapping: ``temperature_K``/``timestep_fs`` → TEBEG/POTIM;
     ``segment_steps`` → NSW of each training job; ``max_iterations`` → number of training
-    jobs (each continues from the previous ML_ABN); ``beef_threshold_eV_A`` → ML_CTIFOR;
+    jobs (each continues from the previous ML_ABN); ``beef_threshold_eV_A`` → ML_CTIFOR of
+    the first job (continuations keep VASP's updated value); ``seed`` → RANDOM_SEED;
     ``engine_settings`` → extra INCAR tags (upper-case keys, e.g. ``{"ML_MB": 3000}``).
     ``n_seed_frames``/``max_new_frames`` do not apply: VASP decides when to run DFT.
     """
@@ -83,15 +84,19 @@ class VaspMLFF(MLFFEngine):
                         n_steps=settings.segment_steps, seed=settings.seed)
         over = ml_overrides(settings.engine_settings)
         species = [str(s.symbol) for s in structure.species]
-        gen = mlff_generator("train", md, settings.segment_steps, reference_incar=ref_incar,
-                             beef_threshold_eV_A=settings.beef_threshold_eV_A, ml_overrides=over,
-                             species=species, potcar_functional=self.potcar_functional)
         ml_ab = None
         if initial_model is not None:
             ml_ab = initial_model.metadata["ml_ab_path"]  # a TrainOutput or a reference to one
         jobs, dirs = [], []
         prev = None
         for k in range(max(1, settings.max_iterations)):
+            # ML_CTIFOR in the first segment only: continuations keep VASP's updated threshold
+            gen = mlff_generator("train", md, settings.segment_steps, reference_incar=ref_incar,
+                                 beef_threshold_eV_A=settings.beef_threshold_eV_A if k == 0 else None,
+                                 ml_overrides=over if k == 0 else
+                                 {t: v for t, v in over.items() if t != "ML_CTIFOR"},
+                                 species=species, potcar_functional=self.potcar_functional,
+                                 segment=k)
             mk = VaspMLFFMaker(name=f"vasp mlff train {k + 1}", ml_mode="train",
                                input_set_generator=gen)
             if prev is None:

@@ -4,8 +4,11 @@ INCAR tags (VASP wiki names; overridable through ``TrainSettings.engine_settings
 
 - ``ML_LMLFF = .TRUE.``, ``ML_MODE`` as above.
 - ``ML_CTIFOR = TrainSettings.beef_threshold_eV_A`` (eV/Å): initial BEEF threshold for
-  sampling a structure with DFT. ``ML_ICRITERIA = 1`` (VASP's default: the threshold is then
-  updated from the BEEF history) — set ``ML_ICRITERIA = 0`` for a fixed threshold.
+  sampling a structure with DFT, written in the *first* training segment only.
+  ``ML_ICRITERIA = 1`` (VASP's default: the threshold is then updated from the BEEF history)
+  — set ``ML_ICRITERIA = 0`` for a fixed threshold. Continuations keep VASP's updated
+  threshold, which ML_AB (the previous ML_ABN) carries; writing ML_CTIFOR again would reset it.
+- ``RANDOM_SEED``: per segment, as for AIMD (:func:`~ssic_flows.engines.vasp.sets.segment_seed`).
 - ``ML_CDOUB = 2.0`` (VASP default: BEEF > ML_CDOUB × threshold forces immediate learning).
 - ``ML_RCUT1 = 8.0`` Å, ``ML_RCUT2 = 5.0`` Å: cutoffs of the radial (2-body) and angular
   (3-body) descriptors (VASP 6.4 defaults; the study: 2- and 3-body descriptors).
@@ -51,11 +54,13 @@ def ml_incar(mode: str, *, beef_threshold_eV_A: float | None = None, save_every:
 
 def mlff_generator(mode: str, md: MDSettings, n_steps: int, *, reference_incar: dict,
                    beef_threshold_eV_A: float | None, ml_overrides: dict,
-                   species: list[str], potcar_functional: str = "PBE_54"):
-    """atomate2 ``MDSetGenerator`` with the study's DFT settings plus the ML tags of ``mode``."""
+                   species: list[str], potcar_functional: str = "PBE_54", segment: int = 0):
+    """atomate2 ``MDSetGenerator`` with the study's DFT settings plus the ML tags of ``mode``
+    for segment ``segment`` (0-based; sets RANDOM_SEED). ``beef_threshold_eV_A``: ML_CTIFOR,
+    to pass for the first training segment only (None in continuations)."""
     from atomate2.vasp.sets.core import MDSetGenerator
 
-    incar = {**STUDY_INCAR, **md_incar(md, species), **reference_incar,
+    incar = {**STUDY_INCAR, **md_incar(md, species, segment), **reference_incar,
              **ml_incar(mode, beef_threshold_eV_A=beef_threshold_eV_A,
                         save_every=md.save_every, overrides=ml_overrides)}
     return MDSetGenerator(
