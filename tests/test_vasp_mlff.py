@@ -167,6 +167,8 @@ def test_collect_training_from_fixture_dirs(tmp_path, monkeypatch):
     import shutil
 
     monkeypatch.setenv("SSIC_HOME", str(tmp_path / "home"))
+    # the fixtures hold no vasprun.xml: the version check reads this VASP version instead
+    monkeypatch.setattr("ssic_flows.engines.vasp.parsing.vasp_version", lambda d: "VASP 6.4.2")
     t1, t2, refit = (tmp_path / n for n in ("t1", "t2", "refit"))
     for d in (t1, t2):
         d.mkdir()
@@ -296,3 +298,46 @@ def test_ctifor_first_segment_only_and_random_seed(tmp_path):
     incar = _incar(run.function.__self__.input_set_generator, tmp_path / "run")
     assert incar["ML_MODE"].lower() == "run"
     assert "RANDOM_SEED = 4 0 0" in (tmp_path / "run" / "INCAR").read_text()
+
+
+def test_vasp_older_than_6_4_is_refused(tmp_path, monkeypatch):
+    """VASP < 6.4 ignores ML_MODE: continuing, collecting a training or an MLMD run from its
+    output raises EngineError naming the fix (the version is what vasprun.xml reports; the
+    test substitutes it, it writes no VASP output)."""
+    from dataclasses import asdict
+
+    from ssic_flows.engines.vasp.jobs import collect_vasp_md
+    from ssic_flows.engines.vasp.parsing import require_vasp_version
+    from ssic_flows.engines.vasp_mlff.sets import ML_MIN_VERSION
+
+    version = {"v": "VASP 6.3.2"}
+    monkeypatch.setattr("ssic_flows.engines.vasp.parsing.vasp_version", lambda d: version["v"])
+    with pytest.raises(EngineError, match=r"VASP 6.3.2 is older than 6.4.*run with VASP >= 6.4"):
+        require_vasp_version(tmp_path, ML_MIN_VERSION, "it ignores ML_MODE")
+    prev = tmp_path / "prev"
+    prev.mkdir()
+    (prev / "ML_ABN").write_text(PLACEHOLDER)
+    maker = VaspMLFFMaker(ml_mode="train", input_set_generator=mlff_generator(
+        "train", MDSettings(temperature_K=500, n_steps=5), 5, reference_incar={},
+        beef_threshold_eV_A=None, ml_overrides={}, species=["I", "I", "Ag", "Ag"]))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EngineError, match="ignores ML_MODE"):
+        maker.make.original(maker, agi4(), prev_dir=str(prev))
+    assert not (tmp_path / "ML_AB").exists()  # refused before staging
+    with pytest.raises(EngineError, match="older than 6.4"):
+        collect_vasp_mlff_training.original(
+            [str(prev)], str(prev), asdict(TrainSettings(temperature_K=500)),
+            model_root=str(tmp_path / "m"))
+    with pytest.raises(EngineError, match="older than 6.4"):
+        collect_vasp_md.original([str(prev)], md=asdict(MDSettings(temperature_K=500)),
+                                 engine_settings={}, min_version=ML_MIN_VERSION)
+    version["v"] = ""
+    with pytest.raises(EngineError, match="VASP version not determined"):
+        require_vasp_version(prev, ML_MIN_VERSION, "it ignores ML_MODE")
+    version["v"] = "VASP 6.4.1"
+    assert require_vasp_version(prev, ML_MIN_VERSION, "") == "VASP 6.4.1"
+    assert require_vasp_version(prev, (6, 3), "") == "VASP 6.4.1"
+    # the MLMD flow's collector asks for VASP >= 6.4
+    mdflow = VaspMLFF().md_maker(MDSettings(temperature_K=500, n_steps=10)).make(
+        agi4(), model=_model("/models/x/ML_FF"))
+    assert tuple(mdflow.jobs[-1].function_kwargs["min_version"]) == (6, 4)

@@ -22,7 +22,9 @@ from jobflow import Flow, Maker, Response, job
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings
-from ssic_flows.engines.vasp.parsing import read_vasprun_trajectory, vasp_version
+from ssic_flows.engines.vasp.parsing import (
+    read_vasprun_trajectory, require_vasp_version, vasp_version,
+)
 from ssic_flows.engines.vasp.sets import (
     STUDY_INCAR, md_incar, md_set_generator, static_set_generator,
 )
@@ -43,16 +45,23 @@ def _provenance(settings: dict, version: str = "") -> EngineProvenance:
 
 @job(data=MDOutput.DATA_FIELDS)
 def collect_vasp_md(dir_names: list[str], md: dict, engine_settings: dict,
-                    formula: str = "", stride: int = 1) -> MDOutput:
+                    formula: str = "", stride: int = 1,
+                    min_version: tuple[int, int] | None = None,
+                    min_version_why: str = "") -> MDOutput:
     """Job: join the segments' vasprun.xml into one MDOutput (trajectory → data store).
 
     VASP evaluates NSW ionic steps per segment, the first at the segment's POSCAR; the next
     segment starts from CONTCAR (positions and velocities after the last step), so the
     segments join without overlap: frames are MD steps 0 … n_steps−1, thinned to
     ``save_every``. ``stride``: MD steps between the ionic steps vasprun holds (VASP MLFF
-    ``run`` mode writes every ``ML_OUTBLOCK``-th step).
+    ``run`` mode writes every ``ML_OUTBLOCK``-th step). ``min_version`` (major, minor): every
+    segment must come from at least that VASP (``min_version_why`` says why), else
+    :class:`EngineError`.
     """
     mds = MDSettings(**md)
+    if min_version is not None:
+        for d in dir_names:
+            require_vasp_version(strip_hostname(str(d)), tuple(min_version), min_version_why)
     parts = []
     step0 = 0
     for d in dir_names:

@@ -12,7 +12,7 @@ import numpy as np
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 from ssic_flows.engines.base import EngineError
 
-__all__ = ["read_vasprun_trajectory", "vasp_version"]
+__all__ = ["read_vasprun_trajectory", "require_vasp_version", "vasp_version"]
 
 
 def _find(directory: Path, name: str) -> Path:
@@ -52,6 +52,7 @@ def read_vasprun_trajectory(directory: str | Path, *, timestep_fs: float, first_
 
 
 def vasp_version(directory: Path) -> str:
+    """``"VASP 6.4.2"`` from ``directory``'s vasprun.xml[.gz] (its ``version`` field), or ``""``."""
     try:
         path = _find(directory, "vasprun.xml")
     except EngineError:
@@ -63,3 +64,22 @@ def vasp_version(directory: Path) -> str:
 
     m = re.search(r'name="version"[^>]*>\s*([^<\s]+)', head)
     return f"VASP {m.group(1)}" if m else ""
+
+
+def require_vasp_version(directory: str | Path, minimum: tuple[int, int], why: str) -> str:
+    """The VASP version that wrote ``directory`` (``"VASP 6.4.2"``); :class:`EngineError`
+    (one line naming the fix) when it is older than ``minimum`` (major, minor) or cannot be
+    read from vasprun.xml. ``why``: what needs ``minimum`` (e.g. ``"ML_MODE"``).
+    """
+    import re
+
+    version = vasp_version(Path(directory))
+    m = re.search(r"(\d+)\.(\d+)", version)
+    need = ".".join(map(str, minimum))
+    if m is None:
+        raise EngineError(f"{directory}: VASP version not determined (no version in vasprun.xml); "
+                          f"{why} needs VASP >= {need}: check the run finished with VASP >= {need}")
+    if (int(m.group(1)), int(m.group(2))) < tuple(minimum):
+        raise EngineError(f"{directory}: {version} is older than {need}; {why}; "
+                          f"run with VASP >= {need} (e.g. load a vasp/{need} module in the job script)")
+    return version

@@ -14,11 +14,14 @@ from jobflow import Flow, Maker, Response, job
 
 from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings
 from ssic_flows.engines.vasp.jobs import collect_vasp_md, is_reference
+from ssic_flows.engines.vasp.parsing import require_vasp_version
 from ssic_flows.engines.vasp_mlff.files import copy_plain, existing_file, stage_ml_files
 from ssic_flows.engines.vasp_mlff.parsing import (
     read_ml_ab_configurations, read_ml_ab_header, read_ml_logfile, training_trajectory,
 )
-from ssic_flows.engines.vasp_mlff.sets import ml_incar, ml_overrides, mlff_generator
+from ssic_flows.engines.vasp_mlff.sets import (
+    ML_MIN_VERSION, ML_MIN_VERSION_WHY, ml_incar, ml_overrides, mlff_generator,
+)
 from ssic_flows.schemas import EngineProvenance, TrainOutput
 
 __all__ = [
@@ -33,7 +36,9 @@ class VaspMLFFMaker(MDMaker):
 
     ``make(structure, prev_dir=None, ml_ab=None, ml_ff=None)``: stages ML_AB/ML_FF with
     :func:`stage_ml_files`, then runs atomate2's usual VASP job (TaskDoc output). The
-    ``input_set_generator`` must carry the ML INCAR tags (:func:`mlff_generator`).
+    ``input_set_generator`` must carry the ML INCAR tags (:func:`mlff_generator`). A
+    continuation (``prev_dir``) first checks that the previous segment ran VASP ≥ 6.4
+    (:data:`ML_MIN_VERSION`), the first version that reads ML_MODE.
     """
 
     name: str = "vasp mlff"
@@ -41,6 +46,9 @@ class VaspMLFFMaker(MDMaker):
 
     @vasp_job
     def make(self, structure, prev_dir=None, ml_ab=None, ml_ff=None):
+        if prev_dir is not None:
+            require_vasp_version(strip_hostname(str(prev_dir)), ML_MIN_VERSION,
+                                 ML_MIN_VERSION_WHY)
         stage_ml_files(Path.cwd(), self.ml_mode, prev_dir=prev_dir, ml_ab=ml_ab, ml_ff=ml_ff)
         return BaseVaspMaker.make.original(self, structure, prev_dir=prev_dir)
 
@@ -60,6 +68,9 @@ def collect_vasp_mlff_training(train_dirs: list[str], refit_dir: str, settings: 
     steps, bmax, bmean = [], [], []
     offset = 0
     n_abinitio = 0
+    version = ""
+    for d in [*train_dirs, refit_dir]:
+        version = require_vasp_version(strip_hostname(str(d)), ML_MIN_VERSION, ML_MIN_VERSION_WHY)
     for d in train_dirs:
         d = Path(strip_hostname(str(d)))
         log = read_ml_logfile(d / "ML_LOGFILE")
@@ -91,7 +102,7 @@ def collect_vasp_mlff_training(train_dirs: list[str], refit_dir: str, settings: 
     except (KeyError, ValueError, IndexError):
         data = None
     return TrainOutput(
-        provenance=EngineProvenance(engine="vasp-mlff", kind="mlff",
+        provenance=EngineProvenance(engine="vasp-mlff", kind="mlff", engine_version=version,
                                     settings={"train": settings,
                                               "incar_ml": ml_incar("train", beef_threshold_eV_A=ts.beef_threshold_eV_A,
                                                                    overrides=ml_overrides(ts.engine_settings))}),
@@ -145,7 +156,8 @@ class VaspMLMDMaker(Maker):
         collect = collect_vasp_md([run.output.dir_name], md=asdict(self.md_settings),
                                   engine_settings={"engine": "vasp-mlff", "ML_MODE": "run"},
                                   formula=structure.composition.reduced_formula,
-                                  stride=self.md_settings.save_every)
+                                  stride=self.md_settings.save_every,
+                                  min_version=ML_MIN_VERSION, min_version_why=ML_MIN_VERSION_WHY)
         collect.name = f"{self.name} collect"
         return Flow([run, collect], output=collect.output, name=self.name)
 

@@ -25,10 +25,16 @@ from typing import Any
 from ssic_flows.engines.base import EngineError, MDSettings
 from ssic_flows.engines.vasp.sets import STUDY_INCAR, gamma_kpoints, md_incar
 
-__all__ = ["ML_DEFAULTS", "ML_MODES", "ml_incar", "ml_overrides", "mlff_generator"]
+__all__ = ["ML_DEFAULTS", "ML_MIN_VERSION", "ML_MIN_VERSION_WHY", "ML_MODES", "ml_incar",
+           "ml_overrides", "mlff_generator"]
 
 
 ML_MODES = ("train", "refit", "run")
+
+#: Oldest VASP (major, minor) that reads ML_MODE; older ones ignore it.
+ML_MIN_VERSION = (6, 4)
+ML_MIN_VERSION_WHY = ("it ignores ML_MODE (a refit or 'run' job would retrain with DFT, "
+                      "a continuation would restart training)")
 
 
 #: VASP defaults we state explicitly (see module docstring).
