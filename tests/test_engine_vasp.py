@@ -188,3 +188,32 @@ def test_random_seed_written_per_segment(tmp_path):
                     incar_overrides={"RANDOM_SEED": [1, 0, 0]}).segment_makers(agi4())
     with pytest.raises(EngineError, match="RANDOM_SEED"):
         md_incar(MDSettings(temperature_K=300, seed=-1))
+
+
+def test_velocities_carry_over_to_next_segment(tmp_path):
+    """Segment 2's POSCAR holds segment 1's final velocities (Å/fs): segment 2 is made from
+    segment 1's ``output.structure`` (emmet takes it from CONTCAR, velocities as a site
+    property), which survives the store's JSON round trip and atomate2 writes it as given."""
+    import json
+
+    import numpy as np
+    from atomate2.vasp.files import write_vasp_input_set
+    from monty.json import MontyDecoder, MontyEncoder
+
+    flow = VaspMDMaker(md_settings=MDSettings(temperature_K=500, n_steps=10),
+                       n_segments=2).make(agi4())
+    seg1, seg2 = flow.jobs[:2]
+    (ref,) = [a for a in seg2.function_args if hasattr(a, "uuid")]
+    assert ref.uuid == seg1.uuid and [a[1] for a in ref.attributes] == ["structure"]
+    assert seg2.function_kwargs["prev_dir"].uuid == seg1.uuid
+    # a CONTCAR-format text with velocities (written here by pymatgen, not VASP output)
+    v = np.linspace(-0.02, 0.02, 12).reshape(4, 3)
+    contcar = Poscar(agi4(), velocities=v.tolist()).get_str()
+    final = Poscar.from_str(contcar).structure
+    stored = json.loads(json.dumps(final, cls=MontyEncoder), cls=MontyDecoder)
+    gen = VaspMDMaker(md_settings=MDSettings(temperature_K=500, n_steps=10),
+                      n_segments=2).segment_makers(agi4())[1].input_set_generator
+    write_vasp_input_set(stored, gen, directory=tmp_path, potcar_spec=True)
+    poscar = Poscar.from_file(tmp_path / "POSCAR")
+    assert poscar.velocities is not None
+    np.testing.assert_allclose(poscar.velocities, v, atol=1e-8)
