@@ -20,6 +20,17 @@ __all__ = ["predictions_document", "read_frames_any", "read_labelled_frames"]
 _ASE_FORMATS = {".extxyz": "extxyz", ".xyz": "extxyz", ".traj": "traj", ".xml": "vasp-xml"}
 
 
+def _ase_format(p: Path, fmt: str) -> str | None:
+    """The ASE format name for ``p`` (None: one of our readers handles it)."""
+    if fmt != "auto":
+        return fmt if fmt in ("extxyz", "traj", "vasp-xml", "vasp-out") else None
+    if p.name.startswith("OUTCAR"):
+        return "vasp-out"
+    if p.name.startswith("vasprun"):
+        return "vasp-xml"
+    return _ASE_FORMATS.get(p.suffix.lower())
+
+
 def read_labelled_frames(path: str | Path, fmt: str = "auto") -> list:
     """ASE Atoms with ``info['energy']`` eV, ``arrays['forces']`` eV/Å (``info['stress']``
     eV/Å³ when present). Raises ValueError naming the fix when a frame lacks labels."""
@@ -30,15 +41,7 @@ def read_labelled_frames(path: str | Path, fmt: str = "auto") -> list:
     p = Path(path)
     if not p.exists():
         raise ValueError(f"{p}: no such file")
-    ase_fmt = None
-    if fmt == "auto":
-        ase_fmt = _ASE_FORMATS.get(p.suffix.lower())
-        if p.name.startswith("OUTCAR"):
-            ase_fmt = "vasp-out"
-        if p.name.startswith("vasprun"):
-            ase_fmt = "vasp-xml"
-    elif fmt in ("extxyz", "traj", "vasp-xml", "vasp-out"):
-        ase_fmt = fmt
+    ase_fmt = _ase_format(p, fmt)
     if ase_fmt is not None:
         frames = ase.io.read(p, index=":", format=ase_fmt)
     else:
@@ -71,9 +74,7 @@ def read_frames_any(path: str | Path, fmt: str = "auto") -> list:
     p = Path(path)
     if not p.exists():
         raise ValueError(f"{p}: no such file")
-    ase_fmt = _ASE_FORMATS.get(p.suffix.lower()) if fmt == "auto" else None
-    if p.name.startswith("vasprun"):
-        ase_fmt = "vasp-xml"
+    ase_fmt = _ase_format(p, fmt)
     if ase_fmt is not None:
         return ase.io.read(p, index=":", format=ase_fmt)
     from ssic_flows.analysis.readers import read_trajectory

@@ -78,11 +78,7 @@ class AceModel:
     # ------------------------------------------------------------------ basis and calculator
     def bbasis(self):
         """The pyace ``ACEBBasisSet`` with the posterior-mean coefficients set."""
-        from pyace import ACEBBasisSet
-
-        pairs = {tuple(k.split("-")): v for k, v in self.r_in_A.items()}
-        b = ACEBBasisSet(basis_config(self.elements, self.size, self.cutoff_A, pairs,
-                                      self.dcut_in_A))
+        b = self.zero_bbasis()
         b.basis_coeffs = np.asarray(self.coefficients, dtype=float)
         return b
 
