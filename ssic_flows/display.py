@@ -102,6 +102,19 @@ def fmt_pm(st: dict | None, fmt: str = "{:.3g}") -> str:
     return s
 
 
+def left_domain_lines(summary: dict) -> list[str]:
+    """One line per run the MLFF's guard stopped (it left the training domain)."""
+    out = []
+    for r in summary.get("runs_left_training_domain") or []:
+        at = "?" if r.get("at_ps") is None else f"{r['at_ps']:.2f}"
+        kept = "?" if r.get("kept_ps") is None else f"{r['kept_ps']:.2f}"
+        use = "used (no complete run)" if r.get("used") and r.get("role") == "mlmd" else (
+            "its first " + kept + " ps used" if r.get("used") else "left out of the ensemble")
+        out.append(f"{r.get('role')} seed {r.get('seed')}: left the training domain at {at} ps "
+                   f"({r.get('reason')}); {use}")
+    return out
+
+
 def print_summaries(summaries: list[dict], console: Console | None = None) -> None:
     """One table per study: D, band centre, g(r) peak per role; force RMSE; verdicts."""
     console = console or Console()
@@ -133,6 +146,8 @@ def print_summaries(summaries: list[dict], console: Console | None = None) -> No
                 fmt = "{:.3g}" if key.startswith(("D", "sigma")) else "{:.2f}"
                 t.add_row(label.format(n), *[fmt_pm((sc[r].get(key) or {}).get(n), fmt) for r in roles])
         console.print(t)
+        for line in left_domain_lines(s):
+            console.print(f"[yellow]{line}[/yellow]")
         tr = s.get("training") or {}
         if tr:
             beef = tr.get("beef_max_eV_A") or []

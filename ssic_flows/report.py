@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import yaml
 
 from ssic_flows.analysis.compare import PROCEDURE
-from ssic_flows.display import calibration_line
+from ssic_flows.display import calibration_line, left_domain_lines
 from ssic_flows.plots import FIGURES, plot_all
 from ssic_flows.plots.training import beef_label
 
@@ -406,6 +406,10 @@ def render_report(campaign_id: str, studies: list[tuple[dict, dict]], figures_di
         parts.append(_engine_block("Reference engine", s.get("reference_engine") or {}))
         parts.append(_engine_block("MLFF engine", s.get("mlff_engine") or {}))
         parts.append("<h3>Summary</h3>" + _summary_tables(s, curves))
+        left = left_domain_lines(s)
+        if left:
+            parts.append("<p class=\"warn\">Runs that left the MLFF's training domain:</p><ul>"
+                         + "".join(f"<li>{_e(x)}</li>" for x in left) + "</ul>")
         parts.append("<h3>Beside the study's numbers</h3>" + _study_numbers(s, ref_values))
         parts.append("<h3>Comparisons and verdicts</h3>" + _verdicts(s))
         written, skipped = plot_all(s, curves or {}, figures_dir / _safe(name))

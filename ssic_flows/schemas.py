@@ -156,6 +156,11 @@ class StudySummary(_Doc):
     mlff_engine: dict[str, Any] = Field(default_factory=dict)
     mobile_species: list[str] = Field(default_factory=list)
     n_mlmd_runs: int = 0
+    runs_left_training_domain: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="runs that stopped because they left the MLFF's training domain: {role, seed, "
+                    "at_ps, reason, kept_ps, used}; MLMD runs among them are left out of the "
+                    "ensemble while complete runs remain (used=False)")
     n_frames_compared: int = 0
     scalars: dict[str, Any] = Field(
         default_factory=dict,

@@ -371,3 +371,59 @@ def test_mlmd_beef_guard_stops_a_run_that_leaves_the_training_data(tmp_path, mon
     g = outs[100.0].metadata["beef_guard"]
     assert g["stopped_at_step"] is None and g["step"] == [0, 10, 20, 30, 40]
     assert outs[100.0].trajectory.n_frames == 9
+
+
+def test_guard_stops_at_a_pair_closer_than_the_training_data_and_keeps_checked_frames():
+    from ssic_flows.engines.ace.jobs import training_domain_guard
+
+    frames = _emt_frames(6)
+    fit = fit_ace(frames, {"basis": "tiny"})
+    d_cuau = fit.info["min_pair_distance_A"]["Au-Cu"]
+    ok = _cuau(50, 0.02)
+    close = ok.copy()
+    i_au = close.get_chemical_symbols().index("Au")
+    dist = close.get_distances(i_au, range(len(close)), mic=True, vector=True)
+    j = int(np.argsort(np.linalg.norm(dist, axis=1))[1])  # its nearest neighbour
+    assert close.get_chemical_symbols()[j] == "Cu"
+    unit = dist[j] / np.linalg.norm(dist[j])
+    pos = close.get_positions()
+    pos[j] = pos[i_au] + unit * 0.8 * d_cuau  # below 0.9 × the training data's shortest Au-Cu
+    close.set_positions(pos)
+
+    # distance check only: every frame is checked, the run stops at the close pair
+    on_frame, rec = training_domain_guard(fit, 0, 1.0, 0.9, save_every=5)
+    assert [on_frame(s, a) for s, a in ((0, ok), (5, ok), (10, close))] == [False, False, True]
+    assert rec["stopped_at_step"] == 10 and rec["valid_frames"] == 2 and "Au-Cu" in rec["reason"]
+    # with BEEF checks every 10 steps, frame 5 is not vouched for: kept frames end at step 0
+    on_frame, rec = training_domain_guard(fit, 10, 100.0, 0.9, save_every=5)
+    assert [on_frame(s, a) for s, a in ((0, ok), (5, ok), (10, close))] == [False, False, True]
+    assert rec["valid_frames"] == 1 and rec["step"] == [0]
+    # a resumed run (first call at step 20) counts the frames stored before the restart
+    on_frame, rec = training_domain_guard(fit, 0, 1.0, 0.9, save_every=5)
+    assert on_frame(20, close) is True and rec["valid_frames"] == 4
+
+
+def test_analysis_leaves_out_mlmd_runs_that_left_the_training_domain():
+    from ssic_flows.engines.common.outputs import md_output_from_trajectory
+    from ssic_flows.makers.analyze import split_left_domain
+    from ssic_flows.schemas import EngineProvenance
+
+    s = MDSettings(temperature_K=300, n_steps=10, save_every=5, seed=1)
+    tr = run_md(_cuau(0, 0.0), EMT(), s, None)
+    outs = []
+    for seed, left in ((1, None), (2, {"at_ps": 0.4, "reason": "BEEF 1.3 eV/Å > 1 eV/Å",
+                                       "kept_ps": 0.3}), (3, None)):
+        o = md_output_from_trajectory(tr, MDSettings(**{**s.__dict__, "seed": seed}),
+                                      EngineProvenance(engine="ace", kind="mlff"))
+        o.metadata["left_training_domain"] = left
+        outs.append(o)
+    use, rec = split_left_domain(outs)
+    assert [o.seed for o in use] == [1, 3]
+    assert rec == [{"role": "mlmd", "seed": 2, "at_ps": 0.4, "reason": "BEEF 1.3 eV/Å > 1 eV/Å",
+                    "kept_ps": 0.3, "used": False}]
+    use, rec = split_left_domain([outs[1]], transfer=outs[1])  # no complete run: used, said so
+    assert [o.seed for o in use] == [2] and [r["used"] for r in rec] == [True, True]
+    from ssic_flows.display import left_domain_lines
+
+    lines = left_domain_lines({"runs_left_training_domain": rec})
+    assert lines[0].startswith("mlmd seed 2: left the training domain at 0.40 ps")

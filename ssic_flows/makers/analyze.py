@@ -8,7 +8,7 @@ from jobflow import job
 
 from ssic_flows.schemas import MDOutput, StudySummary, TrainOutput, ValidationOutput
 
-__all__ = ["analyze_study_job"]
+__all__ = ["analyze_study_job", "split_left_domain"]
 
 
 def _train_summary(t: TrainOutput | None) -> dict[str, Any]:
@@ -23,6 +23,31 @@ def _train_summary(t: TrainOutput | None) -> dict[str, Any]:
             "model_sha256": t.model_sha256, "wall_time_s": t.wall_time_s}
 
 
+def split_left_domain(mlmd: list[MDOutput], transfer: MDOutput | None = None,
+                      hot: MDOutput | None = None) -> tuple[list[MDOutput], list[dict[str, Any]]]:
+    """(MLMD runs the ensemble uses, records of runs that left the training domain).
+
+    An MLMD run the MLFF's guard stopped (``metadata.left_training_domain``) is left out of
+    the ensemble while at least one run completed: its kept frames are valid but it is
+    shorter, and keeping it would bias the ensemble towards configurations the model still
+    knew. When every run stopped, all are used (``used=True``) and the record says so.
+    Transfer and hot runs are single runs: used as they are, and recorded.
+    """
+    def rec(role: str, o: MDOutput, used: bool) -> dict[str, Any]:
+        lt = (o.metadata or {}).get("left_training_domain") or {}
+        return {"role": role, "seed": o.seed, "at_ps": lt.get("at_ps"), "reason": lt.get("reason"),
+                "kept_ps": lt.get("kept_ps"), "used": used}
+
+    def stopped(o: MDOutput | None) -> bool:
+        return o is not None and bool((o.metadata or {}).get("left_training_domain"))
+
+    complete = [o for o in mlmd if not stopped(o)]
+    use = complete or list(mlmd)
+    left = [rec("mlmd", o, not complete) for o in mlmd if stopped(o)]
+    left += [rec(role, o, True) for role, o in (("transfer", transfer), ("mlmd_hot", hot)) if stopped(o)]
+    return use, left
+
+
 @job(data=StudySummary.DATA_FIELDS)
 def analyze_study_job(info: dict, reference: MDOutput, mlmd: list[MDOutput], train: TrainOutput | None = None,
                       validation: ValidationOutput | None = None, transfer: MDOutput | None = None,
@@ -34,7 +59,8 @@ def analyze_study_job(info: dict, reference: MDOutput, mlmd: list[MDOutput], tra
     from ssic_flows.analysis.study import analyze_study
     from ssic_flows.materials import analysis_inputs
 
-    ref, runs, tr, hot_md, val, trn, htrn = reference, list(mlmd), transfer, hot, validation, train, hot_train
+    ref, tr, hot_md, val, trn, htrn = reference, transfer, hot, validation, train, hot_train
+    runs, left = split_left_domain(list(mlmd), tr, hot_md)
     mobile = info.get("mobile")
     res = analyze_study(ref.trajectory, [r.trajectory for r in runs],
                         mobile=[mobile] if isinstance(mobile, str) else mobile,
@@ -54,6 +80,7 @@ def analyze_study_job(info: dict, reference: MDOutput, mlmd: list[MDOutput], tra
         reference_engine=ref.provenance.model_dump(),
         mlff_engine=runs[0].provenance.model_dump() if runs else {},
         mobile_species=res["mobile_species"], n_mlmd_runs=len(runs),
+        runs_left_training_domain=left,
         n_frames_compared=res["n_frames_compared"], scalars=res["scalars"],
         equilibration_ps=res["equilibration_ps"], scalars_basis=res["scalars_basis"],
         scalars_compared=res["scalars_compared"], comparisons=res["comparisons"],

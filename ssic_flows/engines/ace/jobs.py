@@ -40,7 +40,7 @@ from ssic_flows.engines.common.outputs import (
 )
 from ssic_flows.schemas import EngineProvenance, MDOutput, TrainOutput, plain_structure_dict
 
-__all__ = ["AceMDMaker", "ace_augment", "ace_md", "ace_otf_iteration", "ace_prepare_run", "ace_provenance",
+__all__ = ["AceMDMaker", "ace_augment", "ace_md", "training_domain_guard", "ace_otf_iteration", "ace_prepare_run", "ace_provenance",
            "ace_model"]
 
 BEEF_DEFINITION = ("max over atoms of sqrt(mean over x,y,z of D Sigma D^T): exact posterior "
@@ -91,45 +91,99 @@ def _append_frames(path: Path, frames: list) -> int:
     return len(_read_frames(path))
 
 
+def training_domain_guard(model: AceModel, beef_every: int, beef_stop_eV_A: float,
+                          min_distance_fraction: float, save_every: int = 1):
+    """``(on_frame, record)`` for :func:`run_md`: stops MLMD that leaves the training domain.
+
+    At every stored frame the shortest distance of each element pair is compared with
+    ``min_distance_fraction`` × the shortest of that pair in the training data (Å; the
+    model's ``info['min_pair_distance_A']``, compressed-pair frames included); every
+    ``beef_every`` MD steps the exact BEEF (eV/Å) is compared with ``beef_stop_eV_A``.
+    Either failing stops the run. ``record['valid_frames']`` is then the number of leading
+    stored frames that passed every check (frames after the last passed BEEF check are not
+    vouched for and are cut by :func:`ace_md`; frames are counted from the step, so a
+    resumed run counts the frames stored before the restart). 0 / 0.0 disable a check.
+    """
+    from ase.neighborlist import neighbor_list
+
+    floor = {tuple(k.split("-")): min_distance_fraction * v
+             for k, v in (model.info.get("min_pair_distance_A") or {}).items()} \
+        if min_distance_fraction > 0 else {}
+    r_check = max(floor.values(), default=0.0)
+    sig = model.calculator(with_sigma=True) if beef_every > 0 else None
+    rec: dict[str, Any] = {"every_steps": int(beef_every), "stop_eV_A": float(beef_stop_eV_A),
+                           "min_distance_fraction": float(min_distance_fraction),
+                           "step": [], "beef_eV_A": [], "stopped_at_step": None,
+                           "reason": None, "valid_frames": None}
+    state = {"next_beef": 0, "n_frames": 0, "verified": None}
+
+    def on_frame(step: int, atoms) -> bool:
+        state["n_frames"] = int(step) // int(save_every) + 1
+        if state["verified"] is None:  # frames stored before a restart passed their checks
+            state["verified"] = state["n_frames"] - 1
+        if r_check > 0:
+            sym = np.asarray(atoms.get_chemical_symbols())
+            i, j, d = neighbor_list("ijd", atoms, r_check)
+            for a, b, dist in zip(sym[i], sym[j], d):
+                lim = floor.get((a, b) if a < b else (b, a))
+                if lim is not None and dist < lim:
+                    rec.update(stopped_at_step=int(step), valid_frames=state["verified"],
+                               reason=f"{a}-{b} pair at {dist:.2f} Å, below "
+                                      f"{min_distance_fraction:g} × the shortest in the "
+                                      f"training data ({lim / min_distance_fraction:.2f} Å)")
+                    return True
+        if sig is not None and step >= state["next_beef"]:
+            state["next_beef"] = step + int(beef_every)
+            sig.calculate(atoms.copy())
+            b = float(sig.last_prediction.beef_eV_A)
+            rec["step"].append(int(step))
+            rec["beef_eV_A"].append(b)
+            if b > beef_stop_eV_A:
+                rec.update(stopped_at_step=int(step), valid_frames=state["verified"],
+                           reason=f"BEEF {b:.2f} eV/Å > {beef_stop_eV_A:g} eV/Å")
+                return True
+            state["verified"] = state["n_frames"]
+        elif sig is None:
+            state["verified"] = state["n_frames"]
+        return False
+
+    return on_frame, rec
+
+
 @job(data=MDOutput.DATA_FIELDS)
 def ace_md(structure: Any, model: TrainOutput, settings: dict, beef_every: int = 0,
-           beef_stop_eV_A: float = 1.0) -> MDOutput:
+           beef_stop_eV_A: float = 1.0, min_distance_fraction: float = 0.0) -> MDOutput:
     """NVT MLMD with a trained linear ACE; checkpointed (resumes on rerun).
 
-    beef_every: every that many MD steps (at the stored frames) the exact BEEF of the
-    configuration is computed; if it exceeds ``beef_stop_eV_A`` (eV/Å) the run stops there
-    and says so (``metadata.beef_guard``): it has left the region the model was trained on
-    and what follows would not be the reference's physics. 0 disables the check.
+    A run that leaves the region the model was trained on stops there and says so
+    (:func:`training_domain_guard`; ``metadata.beef_guard``, ``metadata.left_training_domain``):
+    what would follow is not the reference's physics. Its trajectory keeps only the frames
+    that passed every check; the analysis reports such a run and leaves it out of the
+    ensemble. beef_every: MD steps between exact-BEEF checks (0 = off); beef_stop_eV_A:
+    eV/Å; min_distance_fraction: of the training data's shortest pair distance (0 = off).
     """
     from ssic_flows.engines.common.ase_md import checkpoint_dir_for_current_job, run_md
 
     m = ace_model(model)
     s = MDSettings(**settings)
     prov = ace_provenance(model_path=str(model.model_path), n_coefficients=int(len(m.coefficients)))
-    guard = {"every_steps": int(beef_every), "stop_eV_A": float(beef_stop_eV_A), "step": [],
-             "beef_eV_A": [], "stopped_at_step": None}
-    on_frame = None
-    if beef_every > 0:
-        sig = m.calculator(with_sigma=True)
-        nxt = {"step": 0}
-
-        def on_frame(step, atoms):
-            if step < nxt["step"]:
-                return False
-            nxt["step"] = step + int(beef_every)
-            sig.calculate(atoms.copy())
-            b = sig.last_prediction.beef_eV_A
-            guard["step"].append(int(step))
-            guard["beef_eV_A"].append(float(b))
-            if b > beef_stop_eV_A:
-                guard["stopped_at_step"] = int(step)
-                return True
-            return False
-
+    on_frame = guard = None
+    if beef_every > 0 or min_distance_fraction > 0:
+        on_frame, guard = training_domain_guard(m, beef_every, beef_stop_eV_A, min_distance_fraction,
+                                                s.save_every)
     traj = run_md(structure, m.calculator(), s, checkpoint_dir_for_current_job(), on_frame=on_frame,
                   metadata={"engine": "ace", "engine_version": prov.engine_version})
+    left = None
+    if guard is not None and guard["stopped_at_step"] is not None:
+        keep = max(int(guard["valid_frames"] or 0), 1)
+        traj = traj[np.arange(min(keep, traj.n_frames))]
+        left = {"at_step": guard["stopped_at_step"],
+                "at_ps": guard["stopped_at_step"] * s.timestep_fs / 1000.0,
+                "reason": guard["reason"], "kept_frames": int(traj.n_frames),
+                "kept_ps": float((traj.steps[-1] - traj.steps[0]) * s.timestep_fs / 1000.0)}
     out = md_output_from_trajectory(traj, s, prov)
     out.metadata["beef_guard"] = guard
+    out.metadata["left_training_domain"] = left
     return out
 
 
@@ -338,8 +392,10 @@ class AceMDMaker(Maker):
     settings: MDSettings = field(default_factory=lambda: MDSettings(temperature_K=300.0))
     beef_every: int = 100
     beef_stop_eV_A: float = 1.0
+    min_distance_fraction: float = 0.0
 
     def make(self, structure, model):
-        j = ace_md(structure, model, asdict(self.settings), self.beef_every, self.beef_stop_eV_A)
+        j = ace_md(structure, model, asdict(self.settings), self.beef_every, self.beef_stop_eV_A,
+                   self.min_distance_fraction)
         j.name = self.name
         return j

@@ -23,6 +23,8 @@ DEFAULT_ACE_SETTINGS: dict[str, Any] = {
     "augment_fractions": [0.85, 0.92],  # compressed-pair frames per element pair (augment.py)
     "md_beef_every": 100,            # production MLMD: BEEF checked every n steps (0 = off)
     "md_beef_stop_eV_A": 1.0,        # production MLMD stops (flagged) when BEEF exceeds this
+    "md_min_distance_fraction": 0.9,  # ... or when a pair comes closer than this × the
+                                      # shortest of its kind in the training data (0 = off)
     "adaptive_threshold": False,     # VASP ML_CTIFOR-like threshold update (see jobs)
     "adaptive_factor": 1.2,
     "thermostat": "csvr",
