@@ -113,9 +113,10 @@ def basis_size_for(elements: list[str], n_force_rows: int, rows_per_coefficient:
     """
     budget = min(n_force_rows / float(rows_per_coefficient), float(max_coefficients))
     chosen = ladder[0]
-    for size in ladder:
-        if n_functions(elements, size) <= budget:
-            chosen = size
+    for size in ladder:  # smallest first: stop at the first over budget (larger ones are larger)
+        if n_functions(elements, size) > budget:
+            break
+        chosen = size
     return dict(chosen)
 
 
