@@ -23,7 +23,7 @@ from jobflow import Flow, Maker, Response, job
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.base import EngineError, MDSettings
 from ssic_flows.engines.vasp.parsing import (
-    read_vasprun_trajectory, require_vasp_version, vasp_version,
+    read_vasprun_trajectory, require_md_time_series, require_vasp_version, vasp_version,
 )
 from ssic_flows.engines.vasp.sets import (
     STUDY_INCAR, md_incar, md_set_generator, static_set_generator,
@@ -56,7 +56,9 @@ def collect_vasp_md(dir_names: list[str], md: dict, engine_settings: dict,
     ``save_every``. ``stride``: MD steps between the ionic steps vasprun holds (VASP MLFF
     ``run`` mode writes every ``ML_OUTBLOCK``-th step). ``min_version`` (major, minor): every
     segment must come from at least that VASP (``min_version_why`` says why), else
-    :class:`EngineError`.
+    :class:`EngineError`; so must every segment's frames be one complete run's consecutive MD
+    steps (:func:`~ssic_flows.engines.vasp.parsing.require_md_time_series`: not a training
+    run's ab initio steps, not a DFT segment stopped before NSW).
     """
     mds = MDSettings(**md)
     if min_version is not None:
@@ -67,6 +69,7 @@ def collect_vasp_md(dir_names: list[str], md: dict, engine_settings: dict,
     for d in dir_names:
         t = read_vasprun_trajectory(strip_hostname(str(d)), timestep_fs=mds.timestep_fs,
                                     first_step=step0, stride=stride)
+        require_md_time_series(strip_hostname(str(d)), t.n_frames)
         parts.append(t)
         step0 = int(t.steps[-1]) + stride
     traj = Trajectory.concatenate(parts)
