@@ -15,7 +15,10 @@ differences are wrapped into [-0.5, 0.5) and then shifted by every lattice trans
 cannot, so for ``r_max_A <= min(w)/2`` only ``n = 0`` is used (plain minimum image, exact
 even for skewed cells); larger ``r_max_A`` is still correct, just slower.
 
-Frames are processed in chunks sized to keep the pair buffer around ``chunk_bytes``.
+A constant cell with ``r_max_A <= min(w)/2`` (the usual case) is counted per species pair
+by :func:`ssic_flows.analysis.neighbours.pair_counts` (dense component-major blocks, or a
+periodic k-d tree in large cells); anything else (NPT, larger cutoffs) goes through the
+all-images path, frames in chunks sized to keep the pair buffer around ``chunk_bytes``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Iterable
 import numpy as np
 
 from ssic_flows.analysis.geometry import perpendicular_widths_A
+from ssic_flows.analysis.neighbours import pair_counts, single_image
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 
 __all__ = ["RDFResult", "partial_rdf", "image_shifts",
@@ -248,45 +252,23 @@ def partial_rdf(traj: Trajectory, r_max_A: float | None = None, dr_A: float = 0.
     nt = len(involved)
     counts_per_type = np.bincount(tcode, minlength=nt)
 
-    iu, ju = np.triu_indices(atom_idx.size, k=1)
-    ta, tb = tcode[iu], tcode[ju]
-    lo, hi = np.minimum(ta, tb), np.maximum(ta, tb)
-    ptype = lo * nt + hi  # unordered type pair
-    wanted = np.zeros(nt * nt, bool)
-    for a, b in pair_list:
-        x, y = sorted((involved.index(a), involved.index(b)))
-        wanted[x * nt + y] = True
-    keep = wanted[ptype]
-    iu, ju, ptype = iu[keep], ju[keep], ptype[keep]
-    npairs = iu.size
-
     nbins = int(np.ceil(r_max_A / dr_A - 1e-9))
     edges = np.arange(nbins + 1) * dr_A
     shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
-    shifts = image_shifts(cells_all, r_max_A)
 
-    # accumulate histogram[pair type, bin] weighted by V_f (per-frame normalisation)
-    acc = np.zeros(nt * nt * nbins)
-    raw = np.zeros(nt * nt * nbins)
     inv_all = np.linalg.inv(cells_all)
     vols = np.abs(np.linalg.det(cells_all))
     nf = cells_all.shape[0]
-    chunk = max(1, int(chunk_bytes // max(1, npairs * 3 * 8 * 3)))
     frame_ids = np.arange(0, traj.n_frames, stride)
-    for s0 in range(0, nf, chunk):
-        fids = frame_ids[s0:s0 + chunk]
-        pos = traj.positions[fids][:, atom_idx]
-        frac = np.einsum("fnj,fjk->fnk", pos, inv_all[s0:s0 + chunk])
-        dfrac = frac[:, ju] - frac[:, iu]
-        r, flat = pair_distances_within(dfrac, cells_all[s0:s0 + chunk], r_max_A, shifts)
-        c, p = np.divmod(flat, npairs)
-        b = (r / dr_A).astype(np.int64)
-        ok = b < nbins
-        key = ptype[p[ok]] * nbins + b[ok]
-        acc += np.bincount(key, weights=vols[s0:s0 + chunk][c[ok]], minlength=acc.size)
-        raw += np.bincount(key, minlength=raw.size)
-    acc = acc.reshape(nt, nt, nbins)
-    raw = raw.reshape(nt, nt, nbins)
+    if single_image(cells_all, r_max_A):  # constant cell, minimum image: per species pair
+        acc, raw = _counts_single_image(traj, frame_ids, involved, pair_list, inv_all[0],
+                                        cells_all[0], float(vols[0]), r_max_A, dr_A, nbins)
+    else:
+        wanted = np.zeros((nt, nt), bool)
+        for a, b in pair_list:
+            wanted[tuple(sorted((involved.index(a), involved.index(b))))] = True
+        acc, raw = _counts_all_images(traj, frame_ids, atom_idx, tcode, wanted, cells_all,
+                                      inv_all, vols, r_max_A, dr_A, nbins, chunk_bytes)
 
     r_c = 0.5 * (edges[1:] + edges[:-1])
     g, coord, peak, mins, running = {}, {}, {}, {}, {}
@@ -317,3 +299,62 @@ def partial_rdf(traj: Trajectory, r_max_A: float | None = None, dr_A: float = 0.
             peak[rkey], mins[rkey] = pk, mn
     return RDFResult(r_A=r_c, g=g, coordination=coord, first_peak_A=peak, first_min_A=mins,
                      running_coordination=running, n_frames_used=nf)
+
+
+def _counts_single_image(traj: Trajectory, frame_ids: np.ndarray, involved: list[str],
+                         pair_list: list[tuple[str, str]], inv: np.ndarray, cell: np.ndarray,
+                         vol: float, r_max_A: float, dr_A: float, nbins: int,
+                         frames_per_chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(V-weighted, raw) unordered pair counts (nt, nt, nbins) of a constant cell with
+    ``r_max_A`` ≤ half its smallest width (:func:`ssic_flows.analysis.neighbours.pair_counts`)."""
+    nt = len(involved)
+    raw = np.zeros((nt, nt, nbins))
+    idx = {e: traj.indices(e) for e in involved}
+    for f0 in range(0, frame_ids.size, frames_per_chunk):
+        fids = frame_ids[f0:f0 + frames_per_chunk]
+        frac = {e: np.einsum("fnj,jk->fnk", traj.positions[fids][:, idx[e]], inv) for e in involved}
+        for a, b in pair_list:
+            x, y = sorted((involved.index(a), involved.index(b)))
+            if a == b:
+                raw[x, y] += pair_counts(frac[a], frac[a], cell, r_max_A, dr_A, nbins, "unique")
+            else:
+                raw[x, y] += pair_counts(frac[involved[x]], frac[involved[y]], cell, r_max_A, dr_A,
+                                         nbins, "cross")
+    return raw * vol, raw
+
+
+def _counts_all_images(traj: Trajectory, frame_ids: np.ndarray, atom_idx: np.ndarray,
+                       tcode: np.ndarray, wanted: np.ndarray, cells_all: np.ndarray,
+                       inv_all: np.ndarray, vols: np.ndarray, r_max_A: float, dr_A: float,
+                       nbins: int, chunk_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(V_f-weighted, raw) unordered pair counts (nt, nt, nbins) over all periodic images
+    (any cell, NPT), frames in chunks of about ``chunk_bytes`` of pair buffer.
+
+    ``tcode``: type index of each atom of ``atom_idx``; ``wanted``: (nt, nt) the unordered
+    type pairs (lo, hi) to count.
+    """
+    nt = wanted.shape[0]
+    iu, ju = np.triu_indices(atom_idx.size, k=1)
+    ta, tb = tcode[iu], tcode[ju]
+    ptype = np.minimum(ta, tb) * nt + np.maximum(ta, tb)  # unordered type pair
+    keep = wanted.ravel()[ptype]
+    iu, ju, ptype = iu[keep], ju[keep], ptype[keep]
+    npairs = iu.size
+    shifts = image_shifts(cells_all, r_max_A)
+    acc = np.zeros(nt * nt * nbins)
+    raw = np.zeros(nt * nt * nbins)
+    nf = cells_all.shape[0]
+    chunk = max(1, int(chunk_bytes // max(1, npairs * 3 * 8 * 3)))
+    for s0 in range(0, nf, chunk):
+        fids = frame_ids[s0:s0 + chunk]
+        pos = traj.positions[fids][:, atom_idx]
+        frac = np.einsum("fnj,fjk->fnk", pos, inv_all[s0:s0 + chunk])
+        dfrac = frac[:, ju] - frac[:, iu]
+        r, flat = pair_distances_within(dfrac, cells_all[s0:s0 + chunk], r_max_A, shifts)
+        c, p = np.divmod(flat, npairs)
+        b = (r / dr_A).astype(np.int64)
+        ok = b < nbins
+        key = ptype[p[ok]] * nbins + b[ok]
+        acc += np.bincount(key, weights=vols[s0:s0 + chunk][c[ok]], minlength=acc.size)
+        raw += np.bincount(key, minlength=raw.size)
+    return acc.reshape(nt, nt, nbins), raw.reshape(nt, nt, nbins)

@@ -25,11 +25,12 @@ species' own g(r)). V is the cell volume at t+Δt, whose cell also maps the frac
 difference (NPT-safe).
 
 Time origins are subsampled evenly (``n_origins`` per lag, or all when fewer exist).
-Everything is vectorised over origins and atoms; origins are processed in chunks. A
-constant orthorhombic box with ``r_max_A`` below half its smallest length (the usual case)
-takes a component-major path: contiguous (origins, n, n) blocks per Cartesian component, the
-i = j pairs subtracted rather than masked out; anything else (triclinic, NPT, larger cutoffs)
-goes through the general all-images path of :func:`ssic_flows.analysis.rdf.pair_distances_within`.
+Everything is vectorised over origins and atoms. A constant cell (orthorhombic or
+triclinic) with ``r_max_A`` at most half its smallest width (the usual case) is counted by
+:func:`ssic_flows.analysis.neighbours.pair_counts` (dense component-major blocks, or a
+periodic k-d tree in large cells); anything else (NPT, larger cutoffs) goes through the
+general all-images path of :func:`ssic_flows.analysis.rdf.pair_distances_within`, origins
+in chunks.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Sequence
 import numpy as np
 
 from ssic_flows.analysis.geometry import perpendicular_widths_A, unwrapped_displacements
+from ssic_flows.analysis.neighbours import pair_counts, single_image
 from ssic_flows.analysis.rdf import image_shifts, pair_distances_within
 from ssic_flows.analysis.trajectory import Trajectory, TrajectoryError
 
@@ -116,47 +118,6 @@ def _origins(nf: int, lag: int, n_origins: int) -> np.ndarray:
     return np.unique(np.linspace(0, avail - 1, n_origins).round().astype(int))
 
 
-def _distinct_counts_box(fa: np.ndarray, fb: np.ndarray, lengths_A: np.ndarray,
-                         r_max_A: float, dr_A: float, nbins: int) -> np.ndarray:
-    """Histogram of |r_j(t+Δt) − r_i(t)|, j ≠ i, in a constant orthorhombic box, r < r_max.
-
-    Minimum image only, so valid for ``r_max_A`` ≤ half the smallest box length (then no
-    other image can be within ``r_max_A``).
-
-    Parameters
-    ----------
-    fa, fb : (3, C, n) fractional coordinates at t + Δt and at t, component-major.
-    lengths_A : (3,) box lengths, Å.
-
-    Returns
-    -------
-    (nbins,) pair counts summed over the C origins.
-
-    Components are processed one at a time over contiguous (C, n, n) blocks, and the i = j
-    pairs are counted and subtracted rather than masked out (no gather of n(n−1) pairs).
-    """
-    r2 = None
-    for k in range(3):
-        dk = fa[k][:, None, :] - fb[k][:, :, None]  # (C, i at t, j at t+Δt)
-        jump = np.rint(dk)
-        dk -= jump
-        dk *= lengths_A[k]
-        dk *= dk
-        if r2 is None:
-            r2 = dk
-        else:
-            r2 += dk
-    outside = r2 >= r_max_A * r_max_A
-    np.sqrt(r2, out=r2)
-    r2 *= 1.0 / dr_A
-    b = r2.astype(np.intp)
-    np.putmask(b, outside, nbins)
-    counts = np.bincount(b.ravel(), minlength=nbins + 1)[:nbins]
-    n = b.shape[1]
-    diag = b[:, np.arange(n), np.arange(n)]
-    return counts - np.bincount(diag.ravel(), minlength=nbins + 1)[:nbins]
-
-
 def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = None,
              n_lags: int = 10, r_max_A: float | None = None, dr_A: float = 0.05,
              n_origins: int = 200, distinct: bool = True,
@@ -220,13 +181,14 @@ def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = N
         if n < 2:
             raise TrajectoryError(f"Gd needs >= 2 {species} atoms; pass distinct=False")
         inv = np.linalg.inv(traj.cells)
-        shifts = image_shifts(traj.cells, r_max_A)
         vols = traj.volumes_A3
         cell0 = traj.cells[0]
-        box = (shifts.shape[0] == 1 and traj.constant_cell
-               and bool(np.allclose(cell0, np.diag(np.diag(cell0)))))
+        fast = single_image(traj.cells, r_max_A)  # constant cell, minimum image
+        box = fast and bool(np.allclose(cell0, np.diag(np.diag(cell0))))
         lengths = np.diag(cell0).copy()
-        offdiag = ~np.eye(n, dtype=bool)
+        if not fast:
+            shifts = image_shifts(traj.cells, r_max_A)
+            offdiag = ~np.eye(n, dtype=bool)
 
         def frac_at(frames: np.ndarray) -> np.ndarray:
             """Fractional coordinates of the species at ``frames``, (c, n, 3), made per
@@ -244,16 +206,14 @@ def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = N
         inside = b < nself
         frac_in[li] = inside.mean()
         gs[li] = np.bincount(b[inside], minlength=nself) / (n * o.size * shell_s)
-        if distinct:
+        if distinct and fast:
+            acc = vols[0] * pair_counts(frac_at(o), frac_at(o + lag), cell0, r_max_A, dr_A, nbins,
+                                        "distinct")
+        elif distinct:
             acc = np.zeros(nbins)
             for c0 in range(0, o.size, chunk):
                 oc = o[c0:c0 + chunk]
                 fa, fb = frac_at(oc + lag), frac_at(oc)
-                if box:  # component-major (3, c, n) blocks
-                    acc += vols[0] * _distinct_counts_box(
-                        np.ascontiguousarray(fa.transpose(2, 0, 1)),
-                        np.ascontiguousarray(fb.transpose(2, 0, 1)), lengths, r_max_A, dr_A, nbins)
-                    continue
                 d = fa[:, None, :, :] - fb[:, :, None, :]  # (c, i, j, 3)
                 d = d[:, offdiag]  # (c, n(n-1), 3)
                 rr, flat = pair_distances_within(d, traj.cells[oc + lag], r_max_A, shifts)
@@ -261,6 +221,7 @@ def van_hove(traj: Trajectory, species: str, lags_fs: Sequence[float] | None = N
                 bb = (rr / dr_A).astype(np.int64)
                 ok = bb < nbins
                 acc += np.bincount(bb[ok], weights=vols[oc + lag][cc[ok]], minlength=nbins)
+        if distinct:
             gd[li] = acc / (n * (n - 1) * o.size * shell)
     return VanHoveResult(species=species, r_A=0.5 * (edges[1:] + edges[:-1]),
                          lags_fs=lag_frames * dt, Gs_A3=gs, Gd=gd,
