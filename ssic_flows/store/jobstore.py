@@ -17,18 +17,22 @@ def get_jobstore(cfg: StoreConfig) -> JobStore:
     """A JobStore with a ``data`` additional store for big arrays.
 
     Embedded: ``MontyStore`` (montydb, sqlite storage) under ``<home>/jobstore`` for both the
-    docs and the data store (persists across processes and keeps concurrent writes).
+    docs and the data store (persists across processes and keeps concurrent writes); the data
+    store is a :class:`~ssic_flows.store.keyed_monty.KeyedMontyStore`, whose blob look-ups
+    decode only the matching rows (montydb has no index).
     Server: ``MongoStore`` (collection ``outputs``) + ``GridFSStore`` (``outputs_data``), from the URI.
     """
     if cfg.mode == "embedded":
         from maggma.stores import MontyStore
 
+        from ssic_flows.store.keyed_monty import KeyedMontyStore
+
         root = cfg.data_dir / "jobstore"
         root.mkdir(parents=True, exist_ok=True)
         docs = MontyStore("outputs", database_path=str(root), database_name="ssic",
                           storage="sqlite", key="uuid")
-        data = MontyStore("outputs_data", database_path=str(root), database_name="ssic",
-                          storage="sqlite", key="blob_uuid")
+        data = KeyedMontyStore("outputs_data", database_path=str(root), database_name="ssic",
+                               storage="sqlite", key="blob_uuid")
         return JobStore(docs, additional_stores={"data": data})
 
     from maggma.stores import GridFSStore, MongoStore
