@@ -14,6 +14,7 @@ Example
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from monty.json import MSONable
 
 from ssic_flows.analysis.geometry import unwrapped_positions
 
-__all__ = ["Trajectory", "TrajectoryError"]
+__all__ = ["Trajectory", "TrajectoryError", "pack_array", "unpack_array"]
 
 
 class TrajectoryError(ValueError):
@@ -32,6 +33,30 @@ class TrajectoryError(ValueError):
 
 def _opt(a: Any, dtype=float) -> np.ndarray | None:
     return None if a is None else np.asarray(a, dtype=dtype)
+
+
+_ARRAYS = ("positions", "cells", "velocities", "forces", "energies", "steps")
+
+
+def pack_array(a: np.ndarray | None) -> dict | None:
+    """An array as ``{"dtype", "shape", "base64"}`` (its bytes, exact; JSON/BSON-safe).
+
+    >>> pack_array(np.array([1.5, 2.0]))["shape"], unpack_array(pack_array(np.eye(2))).tolist()
+    ([2], [[1.0, 0.0], [0.0, 1.0]])
+    """
+    if a is None:
+        return None
+    a = np.ascontiguousarray(a)
+    return {"dtype": a.dtype.str, "shape": list(a.shape),
+            "base64": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def unpack_array(v: Any) -> Any:
+    """The array of :func:`pack_array`'s dict (a writable copy); anything else unchanged."""
+    if isinstance(v, dict) and "base64" in v:
+        buf = base64.b64decode(v["base64"])
+        return np.frombuffer(buf, dtype=np.dtype(v["dtype"])).reshape(v["shape"]).copy()
+    return v
 
 
 @dataclass(eq=False)
@@ -308,20 +333,26 @@ class Trajectory(MSONable):
             )
 
     def as_dict(self) -> dict:
-        def arr(a):
-            return None if a is None else a.tolist()
+        """MSON dict; arrays packed as ``{"dtype", "shape", "base64"}`` (:func:`pack_array`).
 
+        Packed rather than nested lists: a job that resolves a stored trajectory then decodes
+        one string per array instead of walking and converting ~10⁶ floats (jobflow walks
+        every resolved output for references; BSON decodes every list element).
+        :meth:`from_dict` reads both forms.
+        """
         return {
             "@module": type(self).__module__, "@class": type(self).__name__,
-            "species": self.species, "positions": arr(self.positions), "cells": arr(self.cells),
-            "timestep_fs": self.timestep_fs, "velocities": arr(self.velocities),
-            "forces": arr(self.forces), "energies": arr(self.energies),
-            "steps": arr(self.steps), "metadata": self.metadata,
+            "species": self.species, "positions": pack_array(self.positions),
+            "cells": pack_array(self.cells), "timestep_fs": self.timestep_fs,
+            "velocities": pack_array(self.velocities), "forces": pack_array(self.forces),
+            "energies": pack_array(self.energies), "steps": pack_array(self.steps),
+            "metadata": self.metadata,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> Trajectory:
-        d = {k: v for k, v in d.items() if not k.startswith("@")}
+        """From :meth:`as_dict` (packed arrays) or the older form with nested lists."""
+        d = {k: unpack_array(v) if k in _ARRAYS else v for k, v in d.items() if not k.startswith("@")}
         return cls(**d)
 
     def to_ase(self, frame: int = -1):
