@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ssic_flows.analysis.geometry import perpendicular_widths_A
-from ssic_flows.analysis.neighbours import _use_tree, pair_counts, single_image
+from ssic_flows.analysis.neighbours import _method, pair_counts, single_image
 from ssic_flows.analysis.rdf import partial_rdf
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.analysis.vanhove import van_hove
@@ -40,14 +40,14 @@ def _coords(rng, nf, n):
                                   np.array([[7.0, 0.0, 0.0], [1.5, 8.0, 0.0], [-1.0, 2.0, 9.0]]),
                                   4.0 * BCC, 8.0 * BCC])
 @pytest.mark.parametrize("pairs", ["cross", "distinct", "unique"])
-def test_dense_and_tree_counts_equal_the_definition(cell, pairs):
+def test_every_kernel_counts_equal_the_definition(cell, pairs):
     rng = np.random.default_rng(3)
     r_max = 0.5 * float(perpendicular_widths_A(cell).min())  # the largest single-image cutoff
     sa, sb = _coords(rng, 3, 12), _coords(rng, 3, 12)
     if pairs == "unique":
         sb = sa
     ref = _definition(sa, sb, cell, r_max, 0.1, pairs)
-    for method in ("dense", "tree", "auto"):
+    for method in ("dense", "prefilter", "tree", "auto"):
         got = pair_counts(sa, sb, cell, r_max, 0.1, pairs=pairs, method=method)
         assert np.array_equal(got, ref), method
     assert ref.sum() > 0
@@ -66,7 +66,7 @@ def _supercell_trajectory(rng, nf=6):
     cell = 2 * 5.0 * BCC
     frac = _coords(rng, nf, 128)
     species = ["Ag"] * 64 + ["I"] * 64
-    assert _use_tree(perpendicular_widths_A(cell), 3.0, 64, 64)  # the tests below take it
+    assert _method(perpendicular_widths_A(cell), cell, 3.0, 64, 64) != "dense"  # the tests use it
     return Trajectory(species, np.einsum("fnj,jk->fnk", frac, cell), cell, 1.0), cell
 
 

@@ -455,3 +455,23 @@ def test_filtered_rho_omega_is_resolved():
     old = omega_density(om.omega_deg_per_fs, range_deg_per_fs=(-1.0, 1.0), bin_width_deg_per_fs=0.005)
     assert np.count_nonzero(old.density) <= 2
     assert omega_density(angular_velocity(th, cutoff_cm1=None)).bin_edges[-1] == pytest.approx(1.0)
+
+
+def test_bcc_tessellation_of_the_cell_margin_equals_that_of_all_27_replicas():
+    """The bcc path tessellates only the points within one lattice parameter of the cell;
+    its tetrahedra are those of the full 27-cell tessellation, and a margin too thin for
+    the circumspheres is refused (the caller then tessellates everything)."""
+    from ssic_flows.analysis.tetrahedra.detect import _SHIFTS, _cell_simplices
+
+    rng = np.random.default_rng(4)
+    pts, cell = bcc_lattice((4, 4, 4))
+    pts = pts + rng.normal(scale=0.08, size=pts.shape)  # thermal bcc, 128 I
+    frac = pts @ np.linalg.inv(cell)
+    frac -= np.floor(frac)
+    rep = (frac[None] + _SHIFTS[:, None]).reshape(-1, 3)
+    full = _cell_simplices(rep, cell, None, "I")
+    part = _cell_simplices(rep, cell, A_AGI, "I")
+    assert part is not None
+    assert sorted(map(tuple, np.sort(part, axis=1))) == sorted(map(tuple, np.sort(full, axis=1)))
+    assert _cell_simplices(rep, cell, 0.2, "I") is None
+    assert find_tetrahedra(["I"] * len(pts), pts, cell, None, "I").n_tetrahedra == 6 * len(pts)

@@ -42,13 +42,17 @@ def wasserstein_1d(x: np.ndarray, p: np.ndarray, q: np.ndarray) -> float | np.nd
     """
     x = np.asarray(x, float)
     w = np.gradient(x)
-    P = np.cumsum(np.clip(np.asarray(p, float), 0, None) * w, axis=-1)
-    Q = np.cumsum(np.clip(np.asarray(q, float), 0, None) * w, axis=-1)
-    P, Q = np.broadcast_arrays(P, Q)
+    # each side normalised on its own shape (a broadcast centre stays small), then one
+    # difference over the broadcast shape; rows that are not ``ok`` are replaced below
+    P = np.cumsum(np.maximum(np.asarray(p, float), 0.0) * w, axis=-1)
+    Q = np.cumsum(np.maximum(np.asarray(q, float), 0.0) * w, axis=-1)
     pt, qt = P[..., -1:], Q[..., -1:]
     ok = (pt > 0) & (qt > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        d = np.sum(np.abs(np.where(ok, P / pt, 0) - np.where(ok, Q / qt, 0)) * w, axis=-1)
+        diff = P / pt - Q / qt
+    np.abs(diff, out=diff)
+    diff *= w
+    d = diff.sum(axis=-1)
     empty = np.where((pt == qt)[..., 0], 0.0, float(x[-1] - x[0]))
     return _finish(np.where(ok[..., 0], d, empty))
 

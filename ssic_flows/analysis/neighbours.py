@@ -11,11 +11,16 @@ Distances, Å: ``r² = Σ_k (d_k L_k)²`` for an orthorhombic cell with lengths 
 ``r² = dᵀ G d`` with the metric ``G = H Hᵀ`` of the cell ``H`` (lattice vectors as rows).
 A pair goes into bin ``floor(r / dr_A)`` when ``r² < r_max_A²``.
 
-Two kernels, one result (they evaluate the same formula on the same candidate pairs, so
-the counts are identical; the cheaper one is chosen by :func:`_use_tree`):
+Three kernels, one result (each evaluates the same float64 formula on a superset of the
+pairs within the cutoff, so the counts are identical; the cheapest is chosen by
+:func:`_method`):
 
 * *dense*: all pairs of a block of frames, component-major (contiguous (c, a, b) arrays per
   Cartesian component), in blocks of about :data:`BLOCK_PAIRS` pairs that stay in cache;
+* *prefilter*: the dense kernel in float32 on coordinates wrapped into [0, 1) picks the
+  pairs below the cutoff plus a margin that bounds the float32 error
+  (:func:`_prefilter_threshold`); those are evaluated exactly. Pays when the cutoff sphere
+  is a small part of the cell (e.g. 5 % for a 2×2×2 supercell at half the cell's width);
 * *tree*: candidates from a periodic k-d tree (:class:`scipy.spatial.cKDTree`) in the
   scaled fractional space ``y_k = s_k w_k`` (an orthorhombic box of sides ``w``) under the
   Chebyshev metric. A pair within ``r_max_A`` has ``|d_k| w_k ≤ r`` for every k (``d_k`` is
@@ -60,15 +65,16 @@ def single_image(cells: np.ndarray, r_max_A: float) -> bool:
 
 
 class _Metric:
-    """Squared distances, Å², of wrapped fractional differences given per component."""
+    """Squared distances, Å², of wrapped fractional differences given per component
+    (in the precision ``dtype`` of the coefficients: float64, or float32 for the prefilter)."""
 
-    def __init__(self, cell: np.ndarray):
+    def __init__(self, cell: np.ndarray, dtype: type = np.float64):
         self.cell = np.asarray(cell, float)
-        self.lengths = np.diag(self.cell).copy()
-        self.orthorhombic = bool(np.allclose(self.cell, np.diag(self.lengths)))
+        self.orthorhombic = bool(np.allclose(self.cell, np.diag(np.diag(self.cell))))
         g = self.cell @ self.cell.T
-        self.g = g
-        self.g2 = 2.0 * g  # off-diagonal terms of dᵀ G d, counted twice
+        self.lengths = np.diag(self.cell).astype(dtype)
+        self.g = g.astype(dtype)
+        self.g2 = (2.0 * g).astype(dtype)  # off-diagonal terms of dᵀ G d, counted twice
 
     def r2(self, d0: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
         """r² of the wrapped differences (d0, d1, d2); overwrites them (scratch)."""
@@ -142,6 +148,61 @@ def _dense(sa: np.ndarray, sb: np.ndarray, metric: _Metric, r_max_A: float, dr_A
     return counts
 
 
+
+def _prefilter_threshold(metric: _Metric, r_max_A: float) -> float:
+    """r² below which the float32 r² of a pair must lie if its exact r < r_max, Å².
+
+    Wrapped coordinates in [0, 1) carry ≤ 3u error per difference (u = 2⁻²⁴); r² = dᵀGd
+    with |d_k| ≤ ½ then errs by ≲ 6u Σ|G_kl|; the margin is four times 16u Σ|G_kl| (and
+    at least 10⁻⁴ r_max²), so no pair within r_max is lost.
+    """
+    bound = 16.0 * 2.0 ** -24 * float(np.abs(metric.cell @ metric.cell.T).sum())
+    return r_max_A * r_max_A + max(1e-4 * r_max_A * r_max_A, 4.0 * bound)
+
+
+def _prefiltered(sa: np.ndarray, sb: np.ndarray, metric: _Metric, r_max_A: float, dr_A: float,
+                 nbins: int, pairs: str) -> np.ndarray:
+    """Counts over the pairs whose float32 r² passes :func:`_prefilter_threshold`, each
+    then evaluated exactly (float64, the dense kernel's formula)."""
+    nc, na = sa.shape[:2]
+    nb = sb.shape[1]
+    fa = np.ascontiguousarray(sa.transpose(2, 0, 1))  # (3, C, na) float64, as given
+    fb = fa if pairs == "unique" else np.ascontiguousarray(sb.transpose(2, 0, 1))
+    ga = (fa - np.floor(fa)).astype(np.float32)  # wrapped into [0, 1]: small rounding errors
+    gb = ga if pairs == "unique" else (fb - np.floor(fb)).astype(np.float32)
+    m32 = _Metric(metric.cell, np.float32)
+    thr = np.float32(_prefilter_threshold(metric, r_max_A))
+    rows = max(1, min(na, BLOCK_PAIRS // max(nb, 1)))
+    if pairs == "unique":  # row blocks see only the columns j ≥ their first row: ~half the work
+        rows = max(1, min(rows, -(-na // 8)))
+    frames = max(1, BLOCK_PAIRS // max(rows * nb, 1))
+    counts = np.zeros(nbins, np.int64)
+    for c0 in range(0, nc, frames):
+        c1 = min(nc, c0 + frames)
+        for a0 in range(0, na, rows):
+            a1 = min(na, a0 + rows)
+            j0 = a0 if pairs == "unique" else 0
+            d = [_wrap(gb[k, c0:c1, None, j0:] - ga[k, c0:c1, a0:a1, None]) for k in range(3)]
+            flat = np.flatnonzero(m32.r2(*d) < thr)  # into (c1 - c0, a1 - a0, nb - j0)
+            c, rest = np.divmod(flat, (a1 - a0) * (nb - j0))
+            i, j = np.divmod(rest, nb - j0)
+            i += a0
+            j += j0
+            c += c0
+            if pairs == "distinct":
+                keep = i != j
+            elif pairs == "unique":
+                keep = i < j
+            else:
+                keep = None
+            if keep is not None:
+                c, i, j = c[keep], i[keep], j[keep]
+            ia, jb = c * na + i, c * nb + j
+            dx = [_wrap(np.take(fb[k], jb) - np.take(fa[k], ia)) for k in range(3)]
+            counts += _count(_bins(metric.r2(*dx), r_max_A, dr_A, nbins), nbins)
+    return counts
+
+
 def _tree_candidates(ya: np.ndarray, yb: np.ndarray, w: np.ndarray, r: float,
                      pairs: str) -> tuple[np.ndarray, np.ndarray]:
     from scipy.spatial import cKDTree
@@ -181,11 +242,16 @@ def _tree(sa: np.ndarray, sb: np.ndarray, metric: _Metric, w: np.ndarray, r_max_
     return counts
 
 
-def _use_tree(w: np.ndarray, r_max_A: float, na: int, nb: int) -> bool:
-    """Whether the k-d tree is cheaper (measured: ~25 ns per dense pair, ~110 ns per tree
-    candidate, ~250 ns per atom to build a tree)."""
-    f = float(np.prod(np.minimum(1.0, 2.0 * r_max_A / w)))  # candidate fraction (cube / box)
-    return 110.0 * f * na * nb + 250.0 * (na + nb) < 25.0 * na * nb
+def _method(w: np.ndarray, cell: np.ndarray, r_max_A: float, na: int, nb: int) -> str:
+    """The cheapest kernel by a cost model measured on one core (ns): ~25 per dense pair;
+    prefilter ~9 per pair plus ~30 per pair within the cutoff sphere; tree ~110 per
+    candidate in the cutoff cube plus ~250 per atom to build."""
+    pairs = float(na) * nb
+    cube = float(np.prod(np.minimum(1.0, 2.0 * r_max_A / w)))  # tree candidates / pairs
+    sphere = min(1.0, 4.0 / 3.0 * np.pi * r_max_A ** 3 / abs(np.linalg.det(cell)))
+    cost = {"dense": 25.0 * pairs, "prefilter": 9.0 * pairs + 30.0 * sphere * pairs,
+            "tree": 110.0 * cube * pairs + 250.0 * (na + nb)}
+    return min(cost, key=cost.get)
 
 
 def pair_counts(sa: np.ndarray, sb: np.ndarray, cell: np.ndarray, r_max_A: float, dr_A: float,
@@ -200,7 +266,8 @@ def pair_counts(sa: np.ndarray, sb: np.ndarray, cell: np.ndarray, r_max_A: float
     r_max_A : cutoff, Å; at most half the smallest perpendicular width of ``cell``.
     dr_A : bin width, Å. nbins: number of bins (default ⌈r_max / dr⌉).
     pairs : "cross", "distinct" or "unique" (module docstring).
-    method : "dense", "tree" or "auto" (the cheaper); the counts do not depend on it.
+    method : "dense", "prefilter", "tree" or "auto" (the cheapest, :func:`_method`); the
+        counts do not depend on it.
 
     Returns
     -------
@@ -220,9 +287,11 @@ def pair_counts(sa: np.ndarray, sb: np.ndarray, cell: np.ndarray, r_max_A: float
     metric = _Metric(cell)
     w = perpendicular_widths_A(metric.cell)
     if method == "auto":
-        method = "tree" if _use_tree(w, r_max_A, sa.shape[1], sb.shape[1]) else "dense"
+        method = _method(w, metric.cell, r_max_A, sa.shape[1], sb.shape[1])
     if method == "tree":
         return _tree(sa, sb, metric, w, r_max_A, dr_A, nbins, pairs)
+    if method == "prefilter":
+        return _prefiltered(sa, sb, metric, r_max_A, dr_A, nbins, pairs)
     if method != "dense":
-        raise ValueError(f"method must be 'dense', 'tree' or 'auto', got {method!r}")
+        raise ValueError(f"method must be 'dense', 'prefilter', 'tree' or 'auto', got {method!r}")
     return _dense(sa, sb, metric, r_max_A, dr_A, nbins, pairs)

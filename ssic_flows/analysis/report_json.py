@@ -30,6 +30,7 @@ the caller (``ssic_flows.materials.analysis_inputs``); this module names no mate
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -53,10 +54,18 @@ SCHEMA = "ssic_flows.analysis.report/1"
 MAX_WEIGHT_ABOVE_HALF_NYQUIST: float = 0.05
 
 
+def _finite_floats(x: list | tuple) -> bool:
+    """True for a non-empty flat sequence of finite Python floats (``tolist()`` of a curve)."""
+    return bool(x) and type(x[0]) is float and all(type(v) is float for v in x) and all(
+        map(math.isfinite, x))
+
+
 def _jsonable(x: Any) -> Any:
     if isinstance(x, dict):
         return {str(k): _jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
+        if _finite_floats(x):  # already JSON: skip the per-element calls
+            return list(x)
         return [_jsonable(v) for v in x]
     if isinstance(x, np.ndarray):
         return _jsonable(x.tolist())

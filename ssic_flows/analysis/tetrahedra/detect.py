@@ -266,8 +266,6 @@ def _interstitial_tetrahedra(
     species: Sequence[str], pos: np.ndarray, cell: np.ndarray, ligand: str,
     lattice: str | None, edge_tol: float,
 ) -> TetrahedraIndex:
-    from scipy.spatial import Delaunay
-
     li = _species_indices(species, ligand, "ligand")
     n = li.size
     if n < 2:
@@ -276,15 +274,12 @@ def _interstitial_tetrahedra(
     frac = pos[li] @ inv
     frac -= np.floor(frac)
     pts_frac = (frac[None, :, :] + _SHIFTS[:, None, :]).reshape(-1, 3)
-    try:
-        tri = Delaunay(pts_frac @ cell)
-    except Exception as exc:  # noqa: BLE001 - Qhull raises its own error type
-        raise TetrahedraError(f"Delaunay tessellation of the {ligand} sublattice failed ({exc})") from exc
-    simp = tri.simplices  # (S, 4) into 27 n replicated points
-    cen = pts_frac[simp].mean(axis=1)
-    eps = 1e-6
-    keep = np.all((cen >= -eps) & (cen < 1.0 + eps), axis=1)
-    simp = simp[keep]
+    simp = None
+    if lattice == "bcc":  # a margin of one lattice parameter holds every cell simplex's sphere
+        a_est = (2.0 * abs(np.linalg.det(cell)) / n) ** (1.0 / 3.0)
+        simp = _cell_simplices(pts_frac, cell, a_est, ligand)
+    if simp is None:  # every point of the 27 cells
+        simp = _cell_simplices(pts_frac, cell, None, ligand)
     atom = simp % n
     shift = _SHIFTS[simp // n]  # (K, 4, 3)
     key = atom * 27 + ((shift[..., 0] + 1) * 9 + (shift[..., 1] + 1) * 3 + (shift[..., 2] + 1))
@@ -328,6 +323,44 @@ def _interstitial_tetrahedra(
             f"(a ≈ {a:.3f} Å, edge_tol={edge_tol}){ex}. Build the index from time-averaged positions "
             "(find_tetrahedra_from_trajectory(..., average_frames=...)), raise edge_tol, or pass lattice=None")
     return idx
+
+
+def _cell_simplices(pts_frac: np.ndarray, cell: np.ndarray, margin_A: float | None,
+                    ligand: str) -> np.ndarray | None:
+    """Delaunay simplices (K, 4) of the replicated points whose centroid lies in the cell.
+
+    ``pts_frac``: (27 n, 3) fractional coordinates of the 27 replicas. With ``margin_A`` only
+    the points within that distance of the cell are tessellated (far fewer); the result is
+    then the full tessellation's only if every kept simplex's circumsphere lies inside the
+    tessellated region (no left-out point can be in it): otherwise None (tessellate all).
+    Indices refer to ``pts_frac`` either way.
+    """
+    from scipy.spatial import Delaunay
+
+    use = np.arange(len(pts_frac))
+    if margin_A is not None:
+        m = margin_A / perpendicular_widths_A(cell)  # fractional margin per axis
+        use = np.flatnonzero(np.all((pts_frac >= -m) & (pts_frac < 1.0 + m), axis=1))
+    try:
+        tri = Delaunay(pts_frac[use] @ cell)
+    except Exception as exc:  # noqa: BLE001 - Qhull raises its own error type
+        raise TetrahedraError(f"Delaunay tessellation of the {ligand} sublattice failed ({exc})") from exc
+    simp = use[tri.simplices]  # (S, 4) into the 27 n replicated points
+    cen = pts_frac[simp].mean(axis=1)
+    eps = 1e-6
+    simp = simp[np.all((cen >= -eps) & (cen < 1.0 + eps), axis=1)]
+    if margin_A is None:
+        return simp
+    v = pts_frac[simp] @ cell  # (K, 4, 3) Å
+    e = v[:, 1:] - v[:, :1]
+    try:  # circumcentre c: 2 (v_i - v_0)·(c - v_0) = |v_i - v_0|²
+        c = v[:, 0] + np.linalg.solve(2.0 * e, np.einsum("kij,kij->ki", e, e)[..., None])[..., 0]
+    except np.linalg.LinAlgError:  # a flat simplex: let the full tessellation decide
+        return None
+    radius = np.linalg.norm(c - v[:, 0], axis=1)
+    cf = c @ np.linalg.inv(cell)
+    room = np.minimum(cf + m, 1.0 + m - cf) * perpendicular_widths_A(cell)  # to the region's faces, Å
+    return simp if bool(np.all(room.min(axis=1) > radius * (1 + 1e-9) + 1e-9)) else None
 
 
 def find_tetrahedra(
