@@ -153,7 +153,9 @@ def print_summaries(summaries: list[dict], console: Console | None = None) -> No
             beef = tr.get("beef_max_eV_A") or []
             console.print(
                 f"MLFF training ({tr.get('engine')}): {tr.get('n_training_structures')} labelled "
-                f"structures in {tr.get('n_iterations')} iterations; BEEF at the end "
+                f"structures in {tr.get('n_iterations')} iterations"
+                + (f" (exploring at {tr['explore_temperature_K']:.0f} K)"
+                   if tr.get("explore_temperature_K") else "") + "; BEEF at the end "
                 f"{beef[-1] if beef else float('nan'):.3f} eV/Å (threshold "
                 f"{tr.get('beef_threshold_eV_A')} eV/Å); "
                 + ("converged" if tr.get("converged") else "[yellow]not converged[/yellow] "

@@ -427,3 +427,31 @@ def test_analysis_leaves_out_mlmd_runs_that_left_the_training_domain():
 
     lines = left_domain_lines({"runs_left_training_domain": rec})
     assert lines[0].startswith("mlmd seed 2: left the training domain at 0.40 ps")
+
+
+def test_exploration_runs_at_the_explore_temperature_and_hot_retraining_at_its_own(monkeypatch):
+    import ssic_flows.engines.common.ase_md as ase_md
+    from ssic_flows.engines.ace import jobs
+    from ssic_flows.engines.base import EngineError
+    from ssic_flows.flows.spec import TrainSpec
+
+    ts = TrainSettings(temperature_K=600, segment_steps=10, max_new_frames=1)
+    assert ts.explore_temperature_K == pytest.approx(750.0)  # default factor 1.25
+    with pytest.raises(EngineError, match="explore_temperature_factor must be >= 1"):
+        TrainSettings(temperature_K=600, explore_temperature_factor=0.9)
+    seen = {}
+
+    def fake_run_md(structure, calc, md, ckpt, on_frame=None, **kw):
+        seen["T"] = md.temperature_K
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(ase_md, "run_md", fake_run_md)
+    model = fit_ace(_emt_frames(4), {"basis": "tiny"})
+    from ssic_flows.engines.ace.sets import ace_settings
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        jobs._explore(_cuau(0), model, ts, ace_settings({}), 0, 0.1)
+    assert seen["T"] == pytest.approx(750.0)
+    spec = TrainSpec()
+    assert spec.train_settings(500, 2.0, 0).explore_temperature_K == pytest.approx(625.0)
+    assert spec.train_settings(800, 2.0, 0, explore_at_temperature=True).explore_temperature_K == 800.0

@@ -150,8 +150,9 @@ def test_training_vasprun_is_not_a_time_series(tmp_path):
 def _train_flow(tmp_path, monkeypatch):
     """The VaspMLFF training flow's first job run on the genuine ML_MODE = train output."""
     vr = _vasprun(TRAIN)
+    # the genuine run trained at its production temperature (TEBEG 400 K): factor 1, as the study
     ts = TrainSettings(temperature_K=400, timestep_fs=2.0, segment_steps=1000, max_iterations=1,
-                       beef_threshold_eV_A=0.05, seed=7)
+                       beef_threshold_eV_A=0.05, seed=7, explore_temperature_factor=1.0)
     flow = VaspMLFF(model_root=str(tmp_path / "models")).train_flow(
         vr.initial_structure, None, ts)
     assert [j.name for j in flow.jobs] == ["vasp mlff train 1", "vasp mlff refit",

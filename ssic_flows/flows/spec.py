@@ -87,12 +87,20 @@ class TrainSpec(_Strict):
     segment_steps: int = Field(_TRAIN["segment_steps"], ge=1, description="MLMD steps per exploration segment")
     max_iterations: int = Field(_TRAIN["max_iterations"], ge=1)
     max_new_frames: int = Field(_TRAIN["max_new_frames"], ge=1)
+    explore_temperature_factor: float = Field(
+        _TRAIN["explore_temperature_factor"], ge=1.0,
+        description="exploration MD at this factor x the study's temperature (the hot retraining "
+                    "explores at its own temperature); see TrainSettings")
     engine_settings: dict[str, Any] = Field(default_factory=dict)
 
-    def train_settings(self, temperature_K: float, timestep_fs: float, seed: int) -> TrainSettings:
-        """The engines' :class:`TrainSettings` of these knobs at ``temperature_K`` (K)."""
-        return TrainSettings(temperature_K=temperature_K, timestep_fs=timestep_fs, seed=seed,
-                             **self.model_dump())
+    def train_settings(self, temperature_K: float, timestep_fs: float, seed: int,
+                       explore_at_temperature: bool = False) -> TrainSettings:
+        """The engines' :class:`TrainSettings` of these knobs at ``temperature_K`` (K);
+        ``explore_at_temperature``: explore at ``temperature_K`` itself (factor 1)."""
+        kw = self.model_dump()
+        if explore_at_temperature:
+            kw["explore_temperature_factor"] = 1.0
+        return TrainSettings(temperature_K=temperature_K, timestep_fs=timestep_fs, seed=seed, **kw)
 
 
 class StudySpec(_Strict):

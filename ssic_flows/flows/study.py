@@ -163,7 +163,8 @@ class StudyMaker(Maker):
         hot_out = hot_model = None
         if sp.retrain_hot:
             Th = float(sp.retrain_temperature_K)
-            hot_train = _tag(ml.train_flow(structure, ref, sp.train.train_settings(Th, sp.timestep_fs, HOT_TRAIN_SEED)),
+            hot_train = _tag(ml.train_flow(structure, ref, sp.train.train_settings(
+                Th, sp.timestep_fs, HOT_TRAIN_SEED, explore_at_temperature=True)),
                              meta("retrain_hot", HOT_TRAIN_SEED, temperature_K=Th, md_temperature_K=T),
                              f"{st}:retrain_hot")
             hot_md = _tag(ml.md_maker(sp.md_settings(T, sp.mlmd_steps, 1)).make(

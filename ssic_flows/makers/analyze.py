@@ -20,6 +20,7 @@ def _train_summary(t: TrainOutput | None) -> dict[str, Any]:
             "beef_max_eV_A": t.beef_max_eV_A, "beef_mean_eV_A": t.beef_mean_eV_A,
             "beef_kind": t.metadata.get("beef_kind"),
             "temperature_K": t.temperature_K, "model_path": t.model_path,
+            "explore_temperature_K": t.metadata.get("explore_temperature_K"),
             "model_sha256": t.model_sha256, "wall_time_s": t.wall_time_s}
 
 

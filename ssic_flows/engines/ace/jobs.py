@@ -234,7 +234,7 @@ def _explore(structure, model: AceModel, ts: TrainSettings, es: dict, iteration:
     from ssic_flows.engines.common.ase_md import run_md
 
     sig_calc = model.calculator(with_sigma=True)
-    md = MDSettings(temperature_K=ts.temperature_K, timestep_fs=ts.timestep_fs,
+    md = MDSettings(temperature_K=ts.explore_temperature_K, timestep_fs=ts.timestep_fs,
                     n_steps=ts.segment_steps, save_every=int(es["monitor_every"]),
                     seed=ts.seed + 1000 * (iteration + 1), thermostat=es["thermostat"],
                     thermostat_time_fs=es["thermostat_time_fs"],
@@ -353,6 +353,7 @@ def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_st
                       "noise_sigma_force_eV_A": model.noise_sigma_force_eV_A,
                       "n_coefficients": model.info["n_coefficients"], "basis": model.size,
                       "final_threshold_eV_A": h["threshold_eV_A"],
+                      "explore_temperature_K": ts.explore_temperature_K,
                       "training_file": str(train_file), "run_dir": str(rd),
                       "initial_model": h.get("initial_model")},
         )

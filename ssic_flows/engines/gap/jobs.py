@@ -62,7 +62,7 @@ def _explore(structure, model_path: Path, settings: TrainSettings, es: dict, ite
     pot = gap_potential(model_path)
     vpot = gap_potential(model_path, purpose="variance")
     thr = settings.beef_threshold_eV_A
-    md = MDSettings(temperature_K=settings.temperature_K, timestep_fs=settings.timestep_fs,
+    md = MDSettings(temperature_K=settings.explore_temperature_K, timestep_fs=settings.timestep_fs,
                     n_steps=settings.segment_steps, save_every=int(es["monitor_every"]),
                     seed=settings.seed + 1000 * iteration, thermostat=es["thermostat"],
                     thermostat_time_fs=es["thermostat_time_fs"],
@@ -199,6 +199,7 @@ def gap_otf_iteration(
             training_data=Trajectory.load(lab_path) if lab_path.exists() else None,
             wall_time_s=time.perf_counter() - t0,
             metadata={"iterations": h["iterations"], "beef_scale_per_A": h["scale_per_A"],
+                      "explore_temperature_K": ts.explore_temperature_K,
                       "beef_definition": "max_i c*sqrt(local GAP energy variance_i), eV/A",
                       "beef_kind": "variance-based proxy, calibrated constant",
                       "training_xyz": str(train_xyz), "run_dir": str(rd),

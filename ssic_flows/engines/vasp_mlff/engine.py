@@ -80,7 +80,7 @@ class VaspMLFF(MLFFEngine):
             j.name = "vasp mlff training"
             return j
         structure = as_structure(structure)
-        md = MDSettings(temperature_K=settings.temperature_K, timestep_fs=settings.timestep_fs,
+        md = MDSettings(temperature_K=settings.explore_temperature_K, timestep_fs=settings.timestep_fs,
                         n_steps=settings.segment_steps, seed=settings.seed)
         over = ml_overrides(settings.engine_settings)
         species = [str(s.symbol) for s in structure.species]

@@ -112,6 +112,7 @@ def collect_vasp_mlff_training(train_dirs: list[str], refit_dir: str, settings: 
         beef_max_eV_A=bmax, beef_mean_eV_A=bmean, temperature_K=ts.temperature_K,
         training_data=data,
         metadata={"ml_ab_path": str(out_dir / "ML_AB"), "n_abinitio_steps": n_abinitio,
+                  "explore_temperature_K": ts.explore_temperature_K,
                   "train_dirs": [str(d) for d in train_dirs], "refit_dir": str(refit_dir),
                   "atom_types": header.get("atom_types", [])})
 
