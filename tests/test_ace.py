@@ -455,3 +455,25 @@ def test_exploration_runs_at_the_explore_temperature_and_hot_retraining_at_its_o
     spec = TrainSpec()
     assert spec.train_settings(500, 2.0, 0).explore_temperature_K == pytest.approx(625.0)
     assert spec.train_settings(800, 2.0, 0, explore_at_temperature=True).explore_temperature_K == 800.0
+
+
+def test_cached_design_rows_give_the_same_fit_and_a_new_basis_never_reads_stale_rows(tmp_path):
+    from ssic_flows.engines.ace.rows_cache import RowsCache
+
+    frames = _emt_frames(6)
+    plain = fit_ace(frames, {"basis": "tiny", "cv_folds": 3})
+    cache = RowsCache(tmp_path / "rows")
+    first = fit_ace(frames, {"basis": "tiny", "cv_folds": 3}, rows_cache=cache)
+    assert (cache.hits, cache.misses) == (0, 6)
+    again = fit_ace(frames + _emt_frames(1, seed0=40), {"basis": "tiny", "cv_folds": 3},
+                    r_in_A=first.r_in_A, rows_cache=cache)
+    assert (cache.hits, cache.misses) == (6, 7)  # only the new frame computed
+    assert np.array_equal(first.coefficients, plain.coefficients)
+    assert np.array_equal(first.covariance, plain.covariance)
+    assert again.r_in_A == first.r_in_A
+    # another inner cutoff is another basis: its rows are computed, not read
+    other = {k: v + 0.05 for k, v in first.r_in_A.items()}
+    fit_ace(frames, {"basis": "tiny", "cv_folds": 3}, r_in_A=other, rows_cache=cache)
+    assert cache.misses == 13
+    cache.clear()
+    assert not (tmp_path / "rows").exists()

@@ -120,11 +120,14 @@ def _size(settings: dict, n_force_rows: int, elements: list[str]) -> dict:
                           int(settings["max_coefficients"]))
 
 
-def fit_ace(frames: list, settings: dict | None = None, elements: list[str] | None = None) -> AceModel:
+def fit_ace(frames: list, settings: dict | None = None, elements: list[str] | None = None,
+            r_in_A: dict[str, float] | None = None, rows_cache=None) -> AceModel:
     """A linear ACE fitted to labelled ``frames`` (ASE Atoms; see :func:`frame_labels`).
 
     elements: the model's elements (default: those in the frames); a model may know more
-    elements than the frames hold.
+    elements than the frames hold. r_in_A: inner (ZBL) cutoffs per pair ``"A-B"``, Å, to use
+    instead of ``r_in_fraction`` × the data's shortest distances (pairs not given get that).
+    rows_cache: a :class:`~.rows_cache.RowsCache` to read/store the frames' design rows.
     """
     s = dict(DEFAULT_FIT_SETTINGS)
     unknown = set(settings or {}) - set(s)
@@ -138,13 +141,21 @@ def fit_ace(frames: list, settings: dict | None = None, elements: list[str] | No
     els = sorted(set(elements or []) | {x for a in frames for x in a.get_chemical_symbols()})
     dmin = min_pair_distances_A(frames, s["cutoff_A"])
     r_in = {k: max(s["r_in_fraction"] * v, 0.5) for k, v in dmin.items()}
+    r_in.update({tuple(k.split("-")): float(v) for k, v in (r_in_A or {}).items()})
     n_force_rows = sum(3 * len(a) for a in frames)
     size = _size(s, n_force_rows, els)
     from pyace import ACEBBasisSet
 
     basis = ACEBBasisSet(basis_config(els, size, s["cutoff_A"], r_in, s["dcut_in_A"]))
     ev = DesignEvaluator(basis)
-    rows = [ev.rows(a, forces=True, stress=lab[2] is not None) for a, lab in zip(frames, labels)]
+    if rows_cache is None:
+        rows = [ev.rows(a, forces=True, stress=lab[2] is not None) for a, lab in zip(frames, labels)]
+    else:
+        from ssic_flows.engines.ace.rows_cache import basis_signature
+
+        sig = basis_signature(els, size, s["cutoff_A"], r_in, s["dcut_in_A"])
+        rows = [rows_cache.rows(ev, sig, a, stress=lab[2] is not None)
+                for a, lab in zip(frames, labels)]
 
     counts = np.array([[a.get_chemical_symbols().count(e) for e in els] for a in frames], float)
     n_el = len(els)

@@ -22,6 +22,7 @@ BEEF on those frames against its true force error (recorded per iteration).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from jobflow import Flow, Maker, Response, job
 
 from ssic_flows.analysis.trajectory import Trajectory
 from ssic_flows.engines.ace.model import AceModel, load_model
+from ssic_flows.engines.ace.rows_cache import RowsCache
 from ssic_flows.engines.ace.sets import ace_settings, fit_settings
 from ssic_flows.engines.base import EngineError, MDSettings, TrainSettings
 from ssic_flows.engines.common.training import labelled_atoms
@@ -310,9 +312,16 @@ def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_st
     elements = sorted({x for a in frames for x in a.get_chemical_symbols()})
     from ssic_flows.engines.ace.fit import fit_ace
 
-    model = fit_ace(frames, fit_settings(es), elements=elements)
+    # inner cutoffs frozen at the first fit of this run, so the cached design rows stay valid
+    rin_file = rd / "r_in.json"
+    frozen = json.loads(rin_file.read_text()) if rin_file.exists() else None
+    cache = RowsCache(rd / "rows_cache")
+    model = fit_ace(frames, fit_settings(es), elements=elements, r_in_A=frozen, rows_cache=cache)
+    if frozen is None:
+        rin_file.write_text(json.dumps(model.r_in_A))
     model.save(rd / f"iter{iteration}")
     it.update(n_training_structures=n_train, fit_wall_s=model.info["fit_wall_s"],
+              rows_cached=cache.hits, rows_computed=cache.misses,
               n_coefficients=model.info["n_coefficients"], basis=model.size["name"],
               train_force_rmse_meV_A=model.info["train_force_rmse_meV_A"],
               noise_sigma_force_eV_A=model.noise_sigma_force_eV_A)
@@ -334,6 +343,7 @@ def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_st
 
     converged = ex["candidates"] is None
     if converged or iteration + 1 >= ts.max_iterations:
+        cache.clear()
         final = rd / "final"
         model.save(final)
         import shutil
