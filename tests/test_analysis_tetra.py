@@ -409,6 +409,12 @@ def test_report_section_is_driven_by_the_host_lattice_passed_in():
                       cations=("Ag",))
     sec = analyze_for_report(traj, agi, cutoff_cm1=200.0)
     assert list(sec["units"]) == ["AgI4"] and sec["skipped"] == {} and "rphi" not in sec
+    # 55 fs span 2 periods of a 1500 cm-1 filter (22.2 fs) but not of 200 cm-1 (167 fs):
+    # the filtered rho(omega) of the short run is "not determined", not a spike at 0
+    assert "density" in analyze_for_report(traj, agi, cutoff_cm1=1500.0)["units"]["AgI4"]["rho_omega"]
+    assert sec["units"]["AgI4"]["rho_omega"] == {
+        "not_determined": "run 0.055 ps shorter than two periods of the 200 cm⁻¹ filter (0.167 ps)"}
+    assert "density" in sec["units"]["AgI4"]["rho_omega_unfiltered"]
     assert sec["units"]["AgI4"]["n_tetrahedra"] == 6 * 16 and sec["units"]["AgI4"]["n_angles"] == 4 * 96
     assert abs(sec["units"]["AgI4"]["theta_mean_deg"] - ANGLE_BCC_APEX) < 1.0
     # no host: no section; a host whose units are absent from the run: no section either

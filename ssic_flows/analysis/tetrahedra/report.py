@@ -26,8 +26,9 @@ from ssic_flows.analysis.tetrahedra.angles import tetrahedral_angles
 from ssic_flows.analysis.tetrahedra.detect import TetrahedraError, TetrahedraIndex, find_tetrahedra_from_trajectory
 from ssic_flows.analysis.tetrahedra.omega import angular_velocity, filter_theta, omega_density, theta_density
 from ssic_flows.analysis.trajectory import Trajectory
+from ssic_flows.analysis.units import wavenumber_cm1_to_frequency_per_fs
 
-__all__ = ["HostLattice", "TetraUnit", "analyze_for_report"]
+__all__ = ["HostLattice", "TetraUnit", "analyze_for_report", "filtered_omega_undetermined"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,25 @@ def _unit_indices(traj: Trajectory, host: HostLattice) -> tuple[dict[str, Tetrah
     return found, skipped
 
 
+def filtered_omega_undetermined(duration_fs: float, cutoff_cm1: float) -> str | None:
+    """Why ρ(ω) of θ low-passed at ``cutoff_cm1`` (cm⁻¹) is not determined for a run of
+    ``duration_fs`` (fs), or None when it is: the run must span two periods of the filter.
+    Within one period of either end a zero-phase low-pass carries edge effects; a shorter run
+    has no interior and its filtered θ is essentially its mean, so its ρ(ω) would be a spike
+    at 0 in every run (and every comparison of it a trivial "agrees").
+
+    >>> filtered_omega_undetermined(20000.0, 5.0) is None
+    True
+    >>> filtered_omega_undetermined(1500.0, 5.0)
+    'run 1.5 ps shorter than two periods of the 5 cm⁻¹ filter (13.3 ps)'
+    """
+    period_fs = 1.0 / float(wavenumber_cm1_to_frequency_per_fs(cutoff_cm1))
+    if duration_fs >= 2.0 * period_fs:
+        return None
+    return (f"run {duration_fs / 1000:.2g} ps shorter than two periods of the "
+            f"{cutoff_cm1:g} cm⁻¹ filter ({2 * period_fs / 1000:.3g} ps)")
+
+
 def analyze_for_report(traj: Trajectory, host: HostLattice | None, *, cutoff_cm1: float = 5.0,
                        theta_bin_deg: float = 1.0, omega_bin_deg_per_fs: float = 0.005, n_series: int = 3,
                        max_series_points: int = 2000) -> dict | None:
@@ -114,6 +134,7 @@ def analyze_for_report(traj: Trajectory, host: HostLattice | None, *, cutoff_cm1
         return None
     out: dict = {"cutoff_cm-1": cutoff_cm1, "units": {}, "skipped": skipped}
     by_label = {u.label: u for u in host.units}
+    not_det = filtered_omega_undetermined((traj.n_frames - 1) * traj.timestep_fs, cutoff_cm1)
     for label, idx in units.items():
         th = tetrahedral_angles(traj, idx, reference_angle_deg=by_label[label].reference_angle_deg)
         filt = filter_theta(th, cutoff_cm1)
@@ -125,7 +146,8 @@ def analyze_for_report(traj: Trajectory, host: HostLattice | None, *, cutoff_cm1
             "n_tetrahedra": idx.n_tetrahedra, "n_angles": int(th.n_series),
             "theta_mean_deg": float(th.theta_deg.mean()), "theta_std_deg": float(th.theta_deg.std()),
             "rho_theta": theta_density(th.theta_deg, bin_width_deg=theta_bin_deg).to_dict(),
-            "rho_omega": omega_density(om, theta_bin_deg=theta_bin_deg).to_dict(),  # filter's grid
+            "rho_omega": omega_density(om, theta_bin_deg=theta_bin_deg).to_dict()  # filter's grid
+            if not_det is None else {"not_determined": not_det},
             "rho_omega_unfiltered": omega_density(om_raw.omega_deg_per_fs,
                                                   bin_width_deg_per_fs=omega_bin_deg_per_fs).to_dict(),
             "theta_series": {
