@@ -413,7 +413,7 @@ def test_report_section_is_driven_by_the_host_lattice_passed_in():
     # the filtered rho(omega) of the short run is "not determined", not a spike at 0
     assert "density" in analyze_for_report(traj, agi, cutoff_cm1=1500.0)["units"]["AgI4"]["rho_omega"]
     assert sec["units"]["AgI4"]["rho_omega"] == {
-        "not_determined": "run 0.055 ps shorter than two periods of the 200 cm⁻¹ filter (0.167 ps)"}
+        "not_determined": "run 0.055 ps shorter than two periods of the 200 cm⁻¹ filter (0.334 ps)"}
     assert "density" in sec["units"]["AgI4"]["rho_omega_unfiltered"]
     assert sec["units"]["AgI4"]["n_tetrahedra"] == 6 * 16 and sec["units"]["AgI4"]["n_angles"] == 4 * 96
     assert abs(sec["units"]["AgI4"]["theta_mean_deg"] - ANGLE_BCC_APEX) < 1.0
