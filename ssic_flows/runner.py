@@ -66,6 +66,9 @@ def submit_flow(lp, flow, campaign_id: str, *, metadata: dict | None = None) -> 
     existing = find_workflow(lp, campaign_id)
     if existing is not None:
         return int(existing["nodes"][0]), False
+    from ssic_flows.cluster.routing import assign_priorities
+
+    assign_priorities(flow)  # the training chains first, long jobs before short ones
     meta = {"campaign_id": campaign_id, **(metadata or {})}
     wf = flow_to_workflow(flow, metadata=meta)
     wf.name = f"ssic:{campaign_id}"

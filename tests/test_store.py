@@ -179,3 +179,30 @@ def test_two_workers_run_independent_jobs_at_once_and_keep_the_store_consistent(
     assert rep2.resumed and rep2.launched == 0
     with pytest.raises(ValueError, match="workers must be >= 1"):
         run_embedded(Flow([add(1, 1)]), cfg, "bad", workers=0)
+
+
+def test_fireworks_priorities_follow_roles_and_keep_the_category(ssic_home):
+    """The training chains run first and long jobs before short ones (FireWorks _priority),
+    and a category set for routing survives."""
+    from flow_jobs import add
+
+    from ssic_flows.cluster.routing import ROLE_PRIORITY, assign_categories
+    from ssic_flows.runner import submit_flow
+    from ssic_flows.store.launchpad import ensure_initialized, get_launchpad
+
+    jobs = []
+    for role in ("analyze", "mlmd", "train_mlff", "reference_md", None):
+        j = add(1, 2)
+        j.update_metadata({"role": role})
+        jobs.append(j)
+    flow = Flow(jobs)
+    assign_categories(flow)
+    lp = get_launchpad(StoreConfig())
+    ensure_initialized(lp)
+    submit_flow(lp, flow, "prio")
+    spec = {f["spec"]["_tasks"][0]["job"]["metadata"].get("role"): f["spec"]
+            for f in lp.fireworks.find({})}
+    assert {r: s["_priority"] for r, s in spec.items()} == {
+        "analyze": 2, "mlmd": 5, "train_mlff": 8, "reference_md": 6, None: 1}
+    assert spec["train_mlff"]["_category"] == "gpu" and spec["analyze"]["_category"] == "cpu"
+    assert ROLE_PRIORITY["train_mlff"] > ROLE_PRIORITY["reference_md"] > ROLE_PRIORITY["mlmd"]

@@ -10,7 +10,8 @@ from typing import Mapping
 
 from ssic_flows.flows.graph import all_jobs
 
-__all__ = ["DEFAULT_ROLE_RESOURCE", "RESOURCE_CLASSES", "assign_categories", "resource_class_for"]
+__all__ = ["DEFAULT_ROLE_RESOURCE", "RESOURCE_CLASSES", "ROLE_PRIORITY", "assign_categories",
+           "assign_priorities", "resource_class_for"]
 
 #: Resource classes = FireWorks categories (``spec._category``) that workers pull.
 RESOURCE_CLASSES = ("cpu", "gpu")
@@ -48,6 +49,29 @@ def assign_categories(flow_or_job, mapping: Mapping[str, str] | None = None,
     out = {}
     for job in all_jobs(flow_or_job):
         rc = resource_class_for((job.metadata or {}).get("role"), mapping, default)
-        job.update_config({"manager_config": {"_category": rc}})
+        job.update_config({"manager_config": {**(job.config.manager_config or {}), "_category": rc}})
         out[job.uuid] = rc
+    return out
+
+
+#: Job role → FireWorks ``spec._priority`` (larger first among READY fireworks). The
+#: on-the-fly trainings are sequential chains that gate everything after them, so they go
+#: first (their label and next-iteration jobs inherit the priority: jobflow passes the
+#: manager config on to replacement jobs); then the long single jobs (reference MD,
+#: transfer) before the many short MLMD runs, so no long job is left to start last.
+ROLE_PRIORITY: dict[str, int] = {
+    "build": 9, "train_mlff": 8, "label": 8, "retrain_hot": 7, "reference_md": 6, "transfer": 6,
+    "mlmd": 5, "mlmd_hot": 5, "validate": 3, "analyze": 2,
+}
+
+
+def assign_priorities(flow_or_job, table: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Set each job's FireWorks ``_priority`` from its ``metadata.role`` (:data:`ROLE_PRIORITY`;
+    unknown roles 1), keeping the rest of its manager config; returns uuid → priority."""
+    prio = {**ROLE_PRIORITY, **(table or {})}
+    out = {}
+    for job in all_jobs(flow_or_job):
+        p = int(prio.get((job.metadata or {}).get("role") or "", 1))
+        job.update_config({"manager_config": {**(job.config.manager_config or {}), "_priority": p}})
+        out[job.uuid] = p
     return out
