@@ -115,8 +115,9 @@ def worker(inp: Path, out: Path) -> None:
                   [t[f"mlmd{i}"] for i in range(5)], mobile=["Ag"], transfer=big, hot=[t["hot0"]],
                   equilibration_ps=0.3, **kw)
     for label, rows in study["comparisons"].items():
-        res[f"cmp {label}"] = np.array([[c["value"] if c["value"] is not None else np.nan,
-                                         c.get("uncertainty") or np.nan] for c in rows], float)
+        for c in rows:
+            res[f"cmp {label}: {c['observable']}"] = np.array(
+                [np.nan if c[k] is None else c[k] for k in ("value", "uncertainty")], float)
     times.update(_store_round_trip(t))
     np.savez(out.with_suffix(".npz"), **res)
     out.with_suffix(".json").write_text(json.dumps({"code": str(Path(ssic_flows.__file__).parent),
@@ -177,8 +178,8 @@ def main() -> None:
         old = _run(old_root, tmp / "input.npz", tmp / "old_out")
         new = _run(ROOT, tmp / "input.npz", tmp / "new_out")
         a, b = np.load(tmp / "old_out.npz"), np.load(tmp / "new_out.npz")
-        rel = 0.0
-        for k in a.files:
+        rel, only = 0.0, sorted(set(a.files) ^ set(b.files))
+        for k in sorted(set(a.files) & set(b.files)):
             x, y = a[k], b[k]
             ok = np.isfinite(x) & np.isfinite(y)
             rel = max(rel, float(np.max(np.abs(x - y)[ok] / np.maximum(np.abs(x[ok]), 1e-300), initial=0.0)))
@@ -189,6 +190,8 @@ def main() -> None:
         print(f"| {k:42s} | {old[k]:8.2f} | {new[k]:8.2f} | {old[k] / max(new[k], 1e-9):6.1f}x |")
     print(f"\nlargest relative difference of the results (g(r), Gs, Gd, MSD, VDOS, verdict values "
           f"and uncertainties): {rel:.1e}")
+    if only:  # e.g. an observable one code does not determine
+        print(f"results of one code only (not compared): {only}")
 
 
 if __name__ == "__main__":

@@ -481,3 +481,34 @@ def test_bcc_tessellation_of_the_cell_margin_equals_that_of_all_27_replicas():
     assert sorted(map(tuple, np.sort(part, axis=1))) == sorted(map(tuple, np.sort(full, axis=1)))
     assert _cell_simplices(rep, cell, 0.2, "I") is None
     assert find_tetrahedra(["I"] * len(pts), pts, cell, None, "I").n_tetrahedra == 6 * len(pts)
+
+
+def test_selected_angles_are_those_of_the_full_set():
+    rng = np.random.default_rng(8)
+    verts = rng.normal(size=(5, 7, 4, 3)) * 2.0  # (frames, tetrahedra, 4, 3)
+    tet, slot = np.nonzero(rng.random((7, 12)) < 0.4)
+    full = angles_from_vertices_deg(verts)
+    assert np.array_equal(angles_from_vertices_deg(verts, select=(tet, slot)), full[:, tet, slot])
+    verts[2, 3, 1] = verts[2, 3, 0]  # a coincident pair is refused whichever angles are asked
+    with pytest.raises(TetrahedraError, match="coincident"):
+        angles_from_vertices_deg(verts, select=(np.array([0]), np.array([0])))
+
+
+def test_plotted_filtered_series_equal_the_filtered_columns():
+    """Short runs (no filtered ρ(ω)) filter only the plotted θ series: same values."""
+    from ssic_flows.analysis.tetrahedra.report import HostLattice, TetraUnit, analyze_for_report
+
+    rng = np.random.default_rng(9)
+    pts, cell = bcc_lattice((4, 4, 4))
+    nf = 200  # 0.4 ps at 2 fs: shorter than two periods of the 5 cm⁻¹ filter
+    frames = pts[None] + rng.normal(scale=0.1, size=(nf,) + pts.shape)
+    tr = Trajectory(["I"] * len(pts), frames, cell, 2.0)
+    host = HostLattice(units=(TetraUnit(label="I4", center=None, ligand="I", reference_angle_deg=70.5,
+                                        average_frames=nf),))
+    sec = analyze_for_report(tr, host)["units"]["I4"]
+    assert "not_determined" in sec["rho_omega"]
+    idx = find_tetrahedra_from_trajectory(tr, None, "I", average_frames=nf)
+    th = tetrahedral_angles(tr, idx, reference_angle_deg=70.5)
+    pick = np.unique(np.linspace(0, th.n_series - 1, 3).astype(int))
+    want = filter_theta(th, 5.0).theta_deg[:, pick].T
+    assert np.allclose(sec["theta_series"]["filtered_deg"], want, rtol=0, atol=1e-10)

@@ -151,7 +151,7 @@ def tetrahedral_angles(
     tet, slot = np.nonzero(mask)
     out = np.empty((traj.n_frames, tet.size))
     for start, stop, verts in _continuous_vertex_vectors(traj, index, int(chunk_frames)):
-        out[start:stop] = angles_from_vertices_deg(verts)[:, tet, slot]
+        out[start:stop] = angles_from_vertices_deg(verts, select=(tet, slot))
     return ThetaResult(
         theta_deg=out, times_fs=traj.times_fs, tetrahedron=tet, angle_slot=slot,
         reference_angle_deg=ref_angles[tet, slot], label=index.label, timestep_fs=traj.timestep_fs,

@@ -94,29 +94,37 @@ def _species_indices(species: Sequence[str], symbol: str, role: str) -> np.ndarr
     return idx
 
 
-def angles_from_vertices_deg(vertices_A: np.ndarray) -> np.ndarray:
+def angles_from_vertices_deg(vertices_A: np.ndarray,
+                             select: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The 12 face angles (eq. 4) of tetrahedra given their vertex positions.
 
     Parameters
     ----------
     vertices_A:
-        Cartesian vertex positions, shape (..., 4, 3), Å, already made whole (no periodic
+        Cartesian vertex positions, shape (..., T, 4, 3), Å, already made whole (no periodic
         jumps inside a tetrahedron).
+    select:
+        Optional (tetrahedron, angle slot) index arrays of length M: only those angles are
+        evaluated (the same numbers as ``angles[..., tet, slot]`` of the full result).
 
     Returns
     -------
     np.ndarray
-        Angles θ in deg, shape (..., 12), ordered as :data:`ANGLE_TRIPLES`.
+        Angles θ in deg, shape (..., T, 12) ordered as :data:`ANGLE_TRIPLES`, or (..., M).
     """
     v = np.asarray(vertices_A, dtype=float)
     edges = v[..., EDGE_PAIRS[:, 1], :] - v[..., EDGE_PAIRS[:, 0], :]
     d2 = np.einsum("...ek,...ek->...e", edges, edges)  # (..., 6) squared distances, Å²
-    dij2 = d2[..., _TRIPLE_EDGES[:, 0]]
-    dik2 = d2[..., _TRIPLE_EDGES[:, 1]]
-    djk2 = d2[..., _TRIPLE_EDGES[:, 2]]
-    denom = 2.0 * np.sqrt(dij2 * dik2)
-    if np.any(denom <= 0):
+    if np.any(d2 <= 0):  # every edge is a side of some angle: its denominator would vanish
         raise TetrahedraError("a tetrahedron has two coincident vertices (zero edge length); check the index")
+    if select is None:
+        dij2 = d2[..., _TRIPLE_EDGES[:, 0]]
+        dik2 = d2[..., _TRIPLE_EDGES[:, 1]]
+        djk2 = d2[..., _TRIPLE_EDGES[:, 2]]
+    else:
+        tet, slot = select
+        dij2, dik2, djk2 = (d2[..., tet, _TRIPLE_EDGES[slot, c]] for c in range(3))
+    denom = 2.0 * np.sqrt(dij2 * dik2)
     cos = np.clip((dij2 + dik2 - djk2) / denom, -1.0, 1.0)
     return np.degrees(np.arccos(cos))
 

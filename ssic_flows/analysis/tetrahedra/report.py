@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ssic_flows.analysis.filters import FilterError, lowpass_zero_phase
 from ssic_flows.analysis.geometry import perpendicular_widths_A
 from ssic_flows.analysis.rphi import r_phi_density
 from ssic_flows.analysis.tetrahedra.angles import tetrahedral_angles
@@ -137,11 +138,17 @@ def analyze_for_report(traj: Trajectory, host: HostLattice | None, *, cutoff_cm1
     not_det = filtered_omega_undetermined((traj.n_frames - 1) * traj.timestep_fs, cutoff_cm1)
     for label, idx in units.items():
         th = tetrahedral_angles(traj, idx, reference_angle_deg=by_label[label].reference_angle_deg)
-        filt = filter_theta(th, cutoff_cm1)
-        om = angular_velocity(th, cutoff_cm1=cutoff_cm1)
-        om_raw = angular_velocity(th, cutoff_cm1=None)
         stride = max(1, th.n_frames // max_series_points)
         pick = np.unique(np.linspace(0, th.n_series - 1, min(n_series, th.n_series)).astype(int))
+        if not_det is None:  # filtered once: ω of the filtered θ is angular_velocity(th, cutoff)
+            filt = filter_theta(th, cutoff_cm1)
+            om = angular_velocity(filt, cutoff_cm1=None)
+            filtered_pick = filt.theta_deg[:, pick]
+        else:  # no filtered ρ(ω): only the plotted series are filtered (column by column)
+            if not np.all(np.isfinite(th.theta_deg)):  # as filtering every series would refuse
+                raise FilterError("series contains NaN/inf; filter finite data only")
+            filtered_pick = lowpass_zero_phase(th.theta_deg[:, pick], th.timestep_fs, cutoff_cm1)
+        om_raw = angular_velocity(th, cutoff_cm1=None)
         out["units"][label] = {
             "n_tetrahedra": idx.n_tetrahedra, "n_angles": int(th.n_series),
             "theta_mean_deg": float(th.theta_deg.mean()), "theta_std_deg": float(th.theta_deg.std()),
@@ -153,7 +160,7 @@ def analyze_for_report(traj: Trajectory, host: HostLattice | None, *, cutoff_cm1
             "theta_series": {
                 "times_fs": th.times_fs[::stride].tolist(),
                 "raw_deg": th.theta_deg[::stride, pick].T.tolist(),
-                "filtered_deg": filt.theta_deg[::stride, pick].T.tolist(),
+                "filtered_deg": filtered_pick[::stride].T.tolist(),
                 "tetrahedron": th.tetrahedron[pick].tolist(),
             },
         }
