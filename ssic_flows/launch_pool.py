@@ -28,7 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["run_pool"]
+__all__ = ["launch_order", "run_pool"]
 
 _STORE = None
 
@@ -74,6 +74,13 @@ def _run_offline(launch_dir: str, log_path: str | None) -> None:
         launch_rocket(None, FWorker(name="ssic-embedded"), strm_lvl="ERROR")
 
 
+def launch_order(fws: list[dict]) -> list[dict]:
+    """READY fireworks in launch order: FireWorks' own rule, ``spec._priority`` highest
+    first (see :data:`ssic_flows.cluster.routing.ROLE_PRIORITY`), then the lowest fw_id."""
+    return sorted((f for f in fws if f["state"] == "READY"),
+                  key=lambda f: (-int(f.get("priority") or 0), f["fw_id"]))
+
+
 def run_pool(lp, cfg, ready_fws: Callable[[], list[dict]], launch_root: Path, workers: int, *,
              flush: Callable[[Any], None], role_of: Callable[[int], str],
              emit: Callable[[str, dict], None], report, log_path: Path | None,
@@ -97,8 +104,7 @@ def run_pool(lp, cfg, ready_fws: Callable[[], list[dict]], launch_root: Path, wo
         while True:
             fws = ready_fws()
             busy = {info["fw_id"] for info in running.values()}
-            ready = sorted((f for f in fws if f["state"] == "READY" and f["fw_id"] not in busy),
-                           key=lambda f: f["fw_id"])
+            ready = [f for f in launch_order(fws) if f["fw_id"] not in busy]
             while ready and len(running) < workers and (
                     max_launches is None or report.launched + len(running) < max_launches):
                 nxt = ready.pop(0)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ssic_flows.launch_pool import launch_order
 from ssic_flows.store.config import StoreConfig
 
 __all__ = ["RunReport", "find_workflow", "run_embedded", "submit_flow"]
@@ -80,8 +81,15 @@ def _wf_fws(lp, campaign_id: str) -> list[dict]:
     wf = find_workflow(lp, campaign_id)
     if wf is None:
         return []
-    return list(lp.fireworks.find({"fw_id": {"$in": wf["nodes"]}},
-                                  {"fw_id": 1, "state": 1, "name": 1}))
+    out = []
+    for d in lp.fireworks.find({"fw_id": {"$in": wf["nodes"]}},
+                               {"fw_id": 1, "state": 1, "name": 1, "spec._priority": 1}):
+        # a dotted projection comes back nested (mongomock) or flat (some wire servers)
+        prio = (d.get("spec") or {}).get("_priority", d.get("spec._priority"))
+        out.append({"fw_id": d["fw_id"], "state": d["state"], "name": d.get("name"),
+                    "priority": int(prio or 0)})
+    return out
+
 
 
 def _role(lp, fw_id: int) -> str:
@@ -159,7 +167,7 @@ def run_embedded(
                          report=report, log_path=log_path, max_launches=max_launches)
             while workers == 1 and (max_launches is None or report.launched < max_launches):
                 fws = _wf_fws(lp, campaign_id)
-                ready = sorted((f for f in fws if f["state"] == "READY"), key=lambda f: f["fw_id"])
+                ready = launch_order(fws)
                 if not ready:
                     break
                 nxt = ready[0]

@@ -206,3 +206,17 @@ def test_fireworks_priorities_follow_roles_and_keep_the_category(ssic_home):
         "analyze": 2, "mlmd": 5, "train_mlff": 8, "reference_md": 6, None: 1}
     assert spec["train_mlff"]["_category"] == "gpu" and spec["analyze"]["_category"] == "cpu"
     assert ROLE_PRIORITY["train_mlff"] > ROLE_PRIORITY["reference_md"] > ROLE_PRIORITY["mlmd"]
+    from ssic_flows.launch_pool import launch_order
+    from ssic_flows.runner import _wf_fws
+
+    order = [f["priority"] for f in launch_order(_wf_fws(lp, "prio"))]
+    assert order == [8, 6, 5, 2, 1]  # what the embedded launcher runs first
+
+
+def test_launch_order_is_priority_then_fw_id():
+    from ssic_flows.launch_pool import launch_order
+
+    fws = [{"fw_id": 1, "state": "READY", "priority": 2}, {"fw_id": 2, "state": "READY", "priority": 8},
+           {"fw_id": 3, "state": "WAITING", "priority": 9}, {"fw_id": 4, "state": "READY", "priority": 8},
+           {"fw_id": 5, "state": "READY"}]
+    assert [f["fw_id"] for f in launch_order(fws)] == [2, 4, 1, 5]
