@@ -477,3 +477,50 @@ def test_cached_design_rows_give_the_same_fit_and_a_new_basis_never_reads_stale_
     assert cache.misses == 13
     cache.clear()
     assert not (tmp_path / "rows").exists()
+
+
+def test_exploration_never_labels_the_run_away_frame_and_an_aborted_segment_is_not_converged():
+    from ssic_flows.engines.ace import jobs
+    from ssic_flows.engines.ace.sets import ace_settings
+
+    model = fit_ace(_emt_frames(6), {"basis": "tiny"})
+    ts = TrainSettings(temperature_K=300, segment_steps=60, max_new_frames=5, seed=1)
+    calm = jobs._explore(_cuau(0), model, ts, ace_settings({"monitor_every": 5}), 0, 100.0)
+    assert calm["aborted"] is None and calm["candidates"] is None  # quiet segment: converged
+    beefs = calm["curve"]["max"]
+    # abort level between frame 0's BEEF and the segment's maximum: the frames before the
+    # aborting one are labelled (the onset), never the aborting frame itself
+    k = int(np.argmax(np.asarray(beefs) > 0.5 * (beefs[0] + max(beefs))))
+    assert k > 0
+    thr = 0.5 * (beefs[0] + max(beefs)) / 20.0  # abort_factor 20
+    es = ace_settings({"monitor_every": 5, "min_candidate_gap": 10**6})  # one candidate at most
+    ex = jobs._explore(_cuau(0), model, ts, es, 0, thr)
+    assert ex["aborted"].startswith("BEEF")
+    picked = ex["cand_beef"]
+    assert picked and max(picked) <= 20 * thr  # the run-away frame is not among them
+    # a pair floor above every distance: the start itself is the only (physical) candidate
+    ex = jobs._explore(_cuau(0), model, ts, ace_settings({"explore_min_distance_fraction": 5.0}), 0, 100.0)
+    assert ex["aborted"].startswith("a pair closer") and ex["candidates"].n_frames == 1
+
+
+def test_cv_noise_of_a_minority_kind_is_its_error_not_an_extrapolation():
+    """On-the-fly data come in batches of one kind: 9 pure-Cu frames then 2 Cu-Au frames.
+    A fold that held out every Au-containing frame would extrapolate to Au; interleaved folds
+    give an Au noise close to the error on new Cu-Au frames."""
+    cu = []
+    for k in range(9):
+        at = bulk("Cu", "fcc", a=3.7, cubic=True) * (2, 2, 2)
+        at.rattle(0.08, seed=100 + k)
+        at.calc = EMT()
+        at.info["energy"], at.arrays["forces"] = at.get_potential_energy(), at.get_forces()
+        at.calc = None
+        cu.append(at)
+    m = fit_ace(cu + _emt_frames(2), {"basis": "tiny", "cv_folds": 4})
+    calc = m.calculator()
+    err = []
+    for at in _emt_frames(4, seed0=60):
+        calc.calculate(at.copy(), ["forces"])
+        err.append((calc.results["forces"] - at.arrays["forces"])[np.array(at.get_chemical_symbols()) == "Au"])
+    true_au = float(np.sqrt(np.mean(np.concatenate(err) ** 2)))
+    cv_au = m.info["cv_force_rmse_meV_A"]["Au"] / 1000.0
+    assert 0.3 < cv_au / true_au < 3.0

@@ -230,9 +230,33 @@ def ace_prepare_run(initial_model: TrainOutput | None = None) -> dict:
     return info
 
 
+def _closest_pair_ratio(atoms, floor: dict, r_check: float) -> float:
+    """min over pairs of distance / floor[pair] (Å/Å) within ``r_check``; inf if none."""
+    from ase.neighborlist import neighbor_list
+
+    if r_check <= 0:
+        return np.inf
+    sym = np.asarray(atoms.get_chemical_symbols())
+    i, j, d = neighbor_list("ijd", atoms, r_check)
+    best = np.inf
+    for a, b, dist in zip(sym[i], sym[j], d):
+        lim = floor.get((a, b) if a < b else (b, a))
+        if lim:
+            best = min(best, dist / lim)
+    return best
+
+
 def _explore(structure, model: AceModel, ts: TrainSettings, es: dict, iteration: int,
              threshold: float) -> dict:
-    """One MLMD segment with the exact BEEF monitored; returns the curve and candidates."""
+    """One MLMD segment with the exact BEEF monitored; returns the curve and candidates.
+
+    Candidates are frames with threshold < BEEF ≤ ``abort_factor`` × threshold whose pairs are
+    all at least ``explore_min_distance_fraction`` × the training data's shortest of their
+    kind. A frame beyond either limit ends the segment (``aborted``) and is never labelled:
+    it is a run-away the reference should not be asked about (labelling collapsed frames
+    put forces of keV/Å into the fit). An aborted segment without candidates labels the
+    last stored frames before the run-away (its onset), so the loop always learns.
+    """
     from ssic_flows.engines.common.ase_md import run_md
 
     sig_calc = model.calculator(with_sigma=True)
@@ -241,9 +265,13 @@ def _explore(structure, model: AceModel, ts: TrainSettings, es: dict, iteration:
                     seed=ts.seed + 1000 * (iteration + 1), thermostat=es["thermostat"],
                     thermostat_time_fs=es["thermostat_time_fs"],
                     checkpoint_every=ts.segment_steps)
+    frac = float(es["explore_min_distance_fraction"])
+    floor = {tuple(k.split("-")): frac * v
+             for k, v in (model.info.get("min_pair_distance_A") or {}).items()} if frac > 0 else {}
+    r_check = max(floor.values(), default=0.0)
     curve: dict[str, list] = {"step": [], "max": [], "mean": []}
     cand_idx: list[int] = []
-    last = {"step": -10**9}
+    last = {"step": -10**9, "aborted": None}
 
     def on_frame(step, atoms):
         sig_calc.calculate(atoms.copy())
@@ -251,18 +279,30 @@ def _explore(structure, model: AceModel, ts: TrainSettings, es: dict, iteration:
         curve["step"].append(int(step))
         curve["max"].append(p.beef_eV_A)
         curve["mean"].append(float(p.beef_atoms_eV_A.mean()))
+        if p.beef_eV_A > es["abort_factor"] * threshold:
+            last["aborted"] = f"BEEF {p.beef_eV_A:.3g} eV/Å > {es['abort_factor']:g} × threshold"
+            return True
+        if _closest_pair_ratio(atoms, floor, r_check) < 1.0:
+            last["aborted"] = (f"a pair closer than {frac:g} × the shortest of its kind in the "
+                               "training data")
+            return True
         if p.beef_eV_A > threshold and step - last["step"] >= es["min_candidate_gap"]:
             cand_idx.append(len(curve["step"]) - 1)
             last["step"] = step
-        return len(cand_idx) >= ts.max_new_frames or p.beef_eV_A > es["abort_factor"] * threshold
+        return len(cand_idx) >= ts.max_new_frames
 
     traj = run_md(structure, model.calculator(), md, None, on_frame=on_frame)
+    n_ok = traj.n_frames - (1 if last["aborted"] else 0)  # the aborting frame is never used
+    if last["aborted"] and not cand_idx:
+        # the onset of the run-away; at the first frame, the start itself (a built structure
+        # or an earlier candidate: physical, passed the distance check, only unknown to the model)
+        cand_idx = list(range(max(0, n_ok - min(3, ts.max_new_frames)), n_ok)) if n_ok else [0]
     cands = traj[np.asarray(cand_idx, dtype=int)] if cand_idx else None
     if cands is not None:
         cands = cands.replace(forces=None, energies=None, velocities=None,
                               metadata={"selected_by": "ace beef", "iteration": iteration})
     return {"curve": curve, "candidates": cands, "n_steps": int(traj.metadata["last_step"]),
-            "seconds_per_step": traj.metadata["seconds_per_step"],
+            "seconds_per_step": traj.metadata["seconds_per_step"], "aborted": last["aborted"],
             "cand_beef": [curve["max"][i] for i in cand_idx]}
 
 
@@ -334,14 +374,14 @@ def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_st
     h["beef_mean"] = list(h["beef_mean"]) + ex["curve"]["mean"]
     h["md_steps"] = off + ex["n_steps"]
     it.update(segment_steps=ex["n_steps"], mlmd_seconds_per_step=ex["seconds_per_step"],
-              beef_max_eV_A=max(ex["curve"]["max"]),
+              beef_max_eV_A=max(ex["curve"]["max"]), aborted=ex["aborted"],
               n_candidates=0 if ex["candidates"] is None else ex["candidates"].n_frames)
     h["iterations"] = list(h["iterations"]) + [it]
     if es["adaptive_threshold"]:
         h["threshold_eV_A"] = max(float(ts.beef_threshold_eV_A),
                                   es["adaptive_factor"] * float(np.mean(ex["curve"]["max"])))
 
-    converged = ex["candidates"] is None
+    converged = ex["candidates"] is None and not ex["aborted"]
     if converged or iteration + 1 >= ts.max_iterations:
         cache.clear()
         final = rd / "final"
