@@ -524,3 +524,38 @@ def test_cv_noise_of_a_minority_kind_is_its_error_not_an_extrapolation():
     true_au = float(np.sqrt(np.mean(np.concatenate(err) ** 2)))
     cv_au = m.info["cv_force_rmse_meV_A"]["Au"] / 1000.0
     assert 0.3 < cv_au / true_au < 3.0
+
+
+def test_compressed_pair_frames_are_never_held_out_by_the_cv_noise():
+    from ssic_flows.analysis.trajectory import Trajectory
+    from ssic_flows.engines.ace.augment import compressed_pair_frames
+    from ssic_flows.engines.ace.fit import AUGMENTED
+
+    frames = _emt_frames(10)
+    traj = Trajectory(species=frames[0].get_chemical_symbols(),
+                      positions=np.array([a.positions for a in frames]),
+                      cells=np.array([np.array(a.cell) for a in frames]), timestep_fs=1.0)
+    aug = compressed_pair_frames(traj, (0.8, 0.88))
+    assert aug.metadata["selected_by"] == AUGMENTED
+    wall = []
+    for i in range(aug.n_frames):
+        at = aug.to_ase(i)
+        at.calc = EMT()
+        at.info["energy"], at.arrays["forces"] = at.get_potential_energy(), at.get_forces()
+        at.calc = None
+        wall.append(at)
+    unmarked = fit_ace(frames + wall, {"basis": "tiny", "cv_folds": 4})
+    for at in wall:
+        at.info["selected_by"] = AUGMENTED
+    marked = fit_ace(frames + wall, {"basis": "tiny", "cv_folds": 4})
+    assert np.array_equal(marked.coefficients, unmarked.coefficients)  # same fit, other CV
+    calc = marked.calculator()
+    d = []
+    for at in _emt_frames(4, seed0=70):
+        calc.calculate(at.copy(), ["forces"])
+        d.append(calc.results["forces"] - at.arrays["forces"])
+    true = float(np.sqrt(np.mean(np.concatenate(d) ** 2)))
+    cv_m = max(marked.info["cv_force_rmse_meV_A"].values()) / 1000.0
+    cv_u = max(unmarked.info["cv_force_rmse_meV_A"].values()) / 1000.0
+    assert 0.3 < cv_m / true < 3.0
+    assert cv_u > 1.5 * cv_m  # holding out a wall frame measures extrapolation into the wall

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ssic_flows.analysis.trajectory import Trajectory
+from ssic_flows.engines.ace.fit import AUGMENTED
 
 __all__ = ["compressed_pair_frames"]
 
@@ -66,4 +67,4 @@ def compressed_pair_frames(traj: Trajectory, fractions: tuple[float, ...] = (0.8
                       cells=np.array([np.array(x.cell) for x in frames]), timestep_fs=1.0,
                       metadata={"kind": "compressed-pair frames (not a time series)",
                                 "pairs": sorted(set(pairs)), "fractions": list(fractions),
-                                "selected_by": "ace augmentation"})
+                                "selected_by": AUGMENTED})

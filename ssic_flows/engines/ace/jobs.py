@@ -340,8 +340,13 @@ def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_st
     it: dict[str, Any] = {"iteration": iteration, "threshold_eV_A": h["threshold_eV_A"]}
     batches = [b for b in (new_frames or []) if b is not None]
     if batches:
-        nf = [at for b in batches for at in labelled_atoms(require(
-            b, Trajectory, "labelled frames", "pass [static_job.output.forces]"))]
+        nf = []
+        for b in batches:
+            for at in labelled_atoms(require(b, Trajectory, "labelled frames",
+                                             "pass [static_job.output.forces]")):
+                if b.metadata.get("selected_by"):  # kept in the extxyz (the fit's CV uses it)
+                    at.info["selected_by"] = str(b.metadata["selected_by"])
+                nf.append(at)
         prev = rd / f"iter{iteration - 1}"
         if iteration > 0 and (prev / "model.json").exists():
             it["estimate_check"] = _check_estimate(load_model(prev), nf, h.get("cand_beef", []))
