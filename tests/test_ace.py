@@ -559,3 +559,16 @@ def test_compressed_pair_frames_are_never_held_out_by_the_cv_noise():
     cv_u = max(unmarked.info["cv_force_rmse_meV_A"].values()) / 1000.0
     assert 0.3 < cv_m / true < 3.0
     assert cv_u > 1.5 * cv_m  # holding out a wall frame measures extrapolation into the wall
+
+
+def test_next_segment_continues_from_a_sane_candidate_only():
+    from ssic_flows.analysis.trajectory import Trajectory
+    from ssic_flows.engines.ace.jobs import next_start
+
+    at = _cuau(0)
+    cand = Trajectory(species=at.get_chemical_symbols(), positions=at.positions[None],
+                      cells=np.array(at.cell)[None], timestep_fs=1.0)
+    ok = next_start({"candidates": cand, "cand_beef": [0.2]}, threshold=0.08, sane_factor=5.0)
+    assert ok is not None and len(ok["sites"]) == len(at)  # continues: 0.2 <= 5 x 0.08
+    assert next_start({"candidates": cand, "cand_beef": [0.9]}, 0.08, 5.0) is None  # the onset
+    assert next_start({"candidates": None, "cand_beef": []}, 0.08, 5.0) is None

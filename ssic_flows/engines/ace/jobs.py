@@ -8,8 +8,9 @@ made on the worker at run time: ``ssic_home()/models/ace-<job uuid>``) →
 BEEF evaluated every ``monitor_every`` steps → frames whose BEEF exceeds the threshold (at
 most ``max_new_frames``, ≥ ``min_candidate_gap`` steps apart) → ``Response(replace=Flow(
 [reference static job, next iteration]))``. The next segment starts from the last selected
-configuration (not from the built structure), with fresh Maxwell–Boltzmann velocities at
-the training temperature. The loop ends when a whole segment stays under the threshold
+configuration (not from the built structure) unless that one lies close to a run-away
+(:func:`next_start`), with fresh Maxwell–Boltzmann velocities at the exploration
+temperature. The loop ends when a whole segment stays under the threshold
 (``converged=True``) or after ``max_iterations`` fits.
 
 Threshold: absolute (``beef_threshold_eV_A``) or, with ``adaptive_threshold``, like VASP's
@@ -42,7 +43,7 @@ from ssic_flows.engines.common.outputs import (
 )
 from ssic_flows.schemas import EngineProvenance, MDOutput, TrainOutput, plain_structure_dict
 
-__all__ = ["AceMDMaker", "ace_augment", "ace_md", "training_domain_guard", "ace_otf_iteration", "ace_prepare_run", "ace_provenance",
+__all__ = ["AceMDMaker", "ace_augment", "ace_md", "next_start", "training_domain_guard", "ace_otf_iteration", "ace_prepare_run", "ace_provenance",
            "ace_model"]
 
 BEEF_DEFINITION = ("max over atoms of sqrt(mean over x,y,z of D Sigma D^T): exact posterior "
@@ -306,6 +307,21 @@ def _explore(structure, model: AceModel, ts: TrainSettings, es: dict, iteration:
             "cand_beef": [curve["max"][i] for i in cand_idx]}
 
 
+def next_start(ex: dict, threshold: float, sane_factor: float) -> dict | None:
+    """Where the next exploration segment starts: the last selected configuration (the MD
+    continues, as VASP's does) when its BEEF is at most ``sane_factor`` × the threshold; else
+    None, i.e. the study's built structure with fresh velocities. A segment that ran away
+    leaves candidates close to the run-away (the onset frames): continuing from there made
+    the W-doped training explode again and again (BEEF 10⁸–10¹⁰ eV/Å in 5 of 12 segments),
+    because the exploration runs on the model alone, not on the reference forces as VASP's
+    on-the-fly MD does when its BEEF is high."""
+    cand = ex.get("candidates")
+    beefs = ex.get("cand_beef") or []
+    if cand is None or not beefs or beefs[-1] > sane_factor * threshold:
+        return None
+    return plain_structure_dict(cand.to_structure(-1))
+
+
 def _check_estimate(model: AceModel, frames: list, beefs: list[float]) -> dict:
     """The previous model's BEEF on newly labelled frames against its true error."""
     calc = model.calculator(with_sigma=True)
@@ -417,7 +433,8 @@ def ace_otf_iteration(structure: Any, run_dir: str, settings: dict, reference_st
     label = reference_static_maker.make(ex["candidates"])
     label.name = f"label iter{iteration}"
     label.update_metadata({"role": "label"})
-    h["start_structure"] = plain_structure_dict(ex["candidates"].to_structure(-1))
+    h["start_structure"] = next_start(ex, threshold=h["threshold_eV_A"],
+                                      sane_factor=float(es["restart_factor"]))
     h["cand_beef"] = ex["cand_beef"]
     nxt = ace_otf_iteration(structure, run_dir, settings, reference_static_maker,
                             iteration + 1, [label.output.forces], h)

@@ -21,6 +21,7 @@ DEFAULT_ACE_SETTINGS: dict[str, Any] = {
     "seed_stride": 10,               # reference-MD steps between seed frames
     "abort_factor": 20.0,            # stop a segment when BEEF > abort_factor · threshold
     "explore_min_distance_fraction": 0.75,  # ... or a pair < this × the training data's shortest
+    "restart_factor": 5.0,           # next segment from the last candidate if its BEEF <= this × threshold
     "augment_fractions": [0.85, 0.92],  # compressed-pair frames per element pair (augment.py)
     "md_beef_every": 100,            # production MLMD: BEEF checked every n steps (0 = off)
     "md_beef_stop_eV_A": 1.0,        # production MLMD stops (flagged) when BEEF exceeds this
