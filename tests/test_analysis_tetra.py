@@ -121,6 +121,64 @@ def test_fcc_lattice_is_rejected_as_bcc():
         find_tetrahedra(["I"] * len(pos), pos, np.eye(3) * 3 * a, None, "I")
 
 
+def primitive_bcc(reps=4, a=A_AGI):
+    """reps³ primitive bcc cells in the triclinic cell of the primitive vectors (α-AgI's 64 I)."""
+    prim = 0.5 * a * np.array([[-1.0, 1, 1], [1, -1, 1], [1, 1, -1]])
+    ijk = np.stack(np.meshgrid(*[np.arange(reps)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    return ijk @ prim, reps * prim
+
+
+def test_hot_drifting_bcc_in_a_triclinic_cell_gives_the_ideal_tetrahedra():
+    """Disorder of α-AgI's MLMD iodide (0.4 Å per axis static, 0.69 Å rms, plus 0.3 Å per
+    frame and a uniform drift) flips Delaunay cells of the positions (the former detection
+    found ≠ 384); the fitted ideal lattice gives exactly bcc's 384 disphenoids, and θ along
+    the trajectory follows the unwrapped atoms."""
+    rng = np.random.default_rng(11)
+    ideal, cell = primitive_bcc()
+    ideal_set = {tuple(v) for v in find_tetrahedra(["I"] * 64, ideal, cell, None, "I", lattice=None).vertices.tolist()}
+    assert len(ideal_set) == 384  # the bcc Delaunay tessellation is unique (no degenerate sphere)
+    nf = 10
+    static = rng.normal(0.0, 0.4, ideal.shape)
+    frames = ideal + static + rng.normal(0.0, 0.3, (nf, *ideal.shape))
+    frames += np.arange(nf)[:, None, None] * np.array([0.3, -0.2, 0.5])  # drift 0.6 Å per frame
+    frames[0] = ideal
+    wrapped = (frames @ np.linalg.inv(cell)) % 1.0 @ cell
+    species = ["I"] * 64 + ["Ag"]
+    wrapped = np.concatenate([wrapped, np.zeros((nf, 1, 3))], axis=1)
+    traj = Trajectory(species=species, positions=wrapped, cells=cell, timestep_fs=10.0)
+    for average in (1, nf):  # one ideal frame, and the mean of hot drifting frames
+        idx = find_tetrahedra_from_trajectory(traj, None, "I", average_frames=average)
+        assert {tuple(v) for v in idx.vertices.tolist()} == ideal_set
+        edges = np.sort(idx.reference_edges_A, axis=1)
+        np.testing.assert_allclose(edges[:, :4], A_AGI * np.sqrt(3) / 2, rtol=1e-9)
+        np.testing.assert_allclose(edges[:, 4:], A_AGI, rtol=1e-9)
+    hot = ideal + static  # one hot frame: 0.69 Å rms off the lattice
+    assert {tuple(v) for v in find_tetrahedra(["I"] * 64, hot, cell, None, "I").vertices.tolist()} == ideal_set
+    th = tetrahedral_angles(traj, idx, reference_angle_deg=70.5)
+    assert th.n_series == 4 * 384 and np.allclose(th.reference_angle_deg, ANGLE_BCC_APEX, atol=1e-9)
+    np.testing.assert_allclose(th.theta_deg[0], ANGLE_BCC_APEX, atol=1e-9)
+    img = np.round((idx.reference_vertices_A - ideal[idx.vertices]) @ np.linalg.inv(cell)) @ cell
+    direct = angles_from_vertices_deg(frames[:, idx.vertices] + img)
+    np.testing.assert_allclose(th.theta_deg, direct[:, th.tetrahedron, th.angle_slot], atol=1e-9)
+
+
+def test_non_bcc_ligand_arrangements_are_rejected():
+    ideal, cell = primitive_bcc()
+    rng = np.random.default_rng(12)
+    liquid = rng.random((64, 3)) @ cell
+    with pytest.raises(TetrahedraError, match="not a recognisable bcc"):
+        find_tetrahedra(["I"] * 64, liquid, cell, None, "I")
+    d1 = A_AGI * np.sqrt(3) / 2
+    towards_12d = ideal.copy()  # an I 0.55 d_NN towards a 12d interstice (at 0.645 d_NN)
+    towards_12d[5] += 0.55 * d1 * np.array([0.0, 1.0, 0.5]) / np.sqrt(1.25)
+    with pytest.raises(TetrahedraError, match="over half the nearest-neighbour distance"):
+        find_tetrahedra(["I"] * 64, towards_12d, cell, None, "I")
+    doubled = ideal.copy()  # a vacancy and an I on its neighbour's site
+    doubled[5] = ideal[6] + 0.2
+    with pytest.raises(TetrahedraError, match="doubly occupied"):
+        find_tetrahedra(["I"] * 64, doubled, cell, None, "I")
+
+
 def test_ps4_polyanions_found_across_boundary_and_rigid_rotation_keeps_60_deg():
     rng = np.random.default_rng(3)
     species, pos, cell, units = ps4_structure(rng)
@@ -427,6 +485,29 @@ def test_report_section_is_driven_by_the_host_lattice_passed_in():
     sec = analyze_for_report(ps, host, cutoff_cm1=500.0)
     assert list(sec["units"]) == ["PS4"] and sec["rphi"]["cation"] == "Li"
     assert list(sec["rphi"]["maps"]) == ["PS4"]
+
+
+def test_report_has_no_theta_where_the_indexed_tetrahedra_do_not_last():
+    """θ/ω of fixed I quadruples mean nothing once the I atoms leave their sites (the
+    128-atom α-AgI MLMD at 500 K loses its {110} Bragg order within ~2 ps); the section
+    says so instead of averaging over tetrahedra that no longer exist."""
+    from ssic_flows.analysis.tetrahedra.report import HostLattice, TetraUnit, analyze_for_report
+
+    rng = np.random.default_rng(13)
+    pts, cell = primitive_bcc()
+    nf = 200
+    frames = pts[None] + rng.normal(0.0, 0.2, (nf, *pts.shape))
+    host = HostLattice(units=(TetraUnit("AgI4", None, "I", reference_angle_deg=70.5, average_frames=50),))
+    sound = analyze_for_report(Trajectory(["I"] * 64, frames, cell, 10.0), host)
+    assert sound["skipped"] == {} and sound["units"]["AgI4"]["n_tetrahedra"] == 384
+    swapped = frames.copy()  # from 1.2 ps on, neighbours 5 and 6 have exchanged sites
+    swapped[120:, [5, 6]] = frames[120:, [6, 5]]
+    sec = analyze_for_report(Trajectory(["I"] * 64, swapped, cell, 10.0), host)
+    assert sec["units"] == {} and "changed sites" in sec["skipped"]["AgI4"]
+    molten = frames.copy()
+    molten[150:] = rng.random((nf - 150, 64, 3)) @ cell
+    sec = analyze_for_report(Trajectory(["I"] * 64, molten, cell, 10.0), host)
+    assert sec["units"] == {} and "not a recognisable bcc" in sec["skipped"]["AgI4"]
 
 
 def test_filtered_rho_omega_is_resolved():

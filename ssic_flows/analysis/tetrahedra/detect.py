@@ -12,7 +12,9 @@ data), never this module's:
 * **Interstitial tetrahedra of a bcc ligand lattice** (α-AgI, ``center=None``): the study's
   "AgI4 tetrahedra" have no fixed centre atom (Ag hops between the 12d sites); they are the
   I4 groups that enclose the tetrahedral 12d interstices of the bcc iodide lattice, i.e. the
-  cells of the Delaunay tessellation of the I sublattice. In an ideal bcc lattice of
+  Delaunay cells of the ideal bcc lattice fitted to the I positions
+  (:mod:`~ssic_flows.analysis.tetrahedra.bcc`; a Delaunay tessellation of the hot positions
+  themselves is not the ideal one, see there). In an ideal bcc lattice of
   parameter a every such tetrahedron has two opposite edges of length a and four of length
   a√3/2, so each of its 4 faces is isosceles with angles 70.53° (opposite the a edge; the
   study's "expected value of 70.5°") and 2 × 54.74°. There are 6 tetrahedra per lattice
@@ -40,6 +42,7 @@ from typing import Sequence
 import numpy as np
 
 from ssic_flows.analysis.geometry import minimum_image, perpendicular_widths_A
+from ssic_flows.analysis.tetrahedra.bcc import BccFitError, bcc_interstitial_tetrahedra
 from ssic_flows.analysis.trajectory import Trajectory
 
 __all__ = [
@@ -148,7 +151,9 @@ class TetrahedraIndex:
     kind:
         ``"polyanion"`` or ``"interstitial"``.
     reference_vertices_A:
-        Whole (unwrapped) vertex positions in the reference structure, shape (T, 4, 3), Å.
+        Whole (unwrapped) vertex positions in the reference structure, shape (T, 4, 3), Å;
+        for a bcc ligand lattice those of the fitted ideal sites (reference angles exactly
+        70.53° and 54.74°), vertex 0 within half a cell of its atom.
     reference_cell_A:
         Lattice vectors (rows) of the reference structure, shape (3, 3), Å.
     """
@@ -274,19 +279,39 @@ def _interstitial_tetrahedra(
     species: Sequence[str], pos: np.ndarray, cell: np.ndarray, ligand: str,
     lattice: str | None, edge_tol: float,
 ) -> TetrahedraIndex:
+    if lattice not in ("bcc", None):
+        raise TetrahedraError(f"lattice must be 'bcc' or None, got {lattice!r}")
     li = _species_indices(species, ligand, "ligand")
     n = li.size
     if n < 2:
         raise TetrahedraError(f"only {n} {ligand} atom(s); interstitial tetrahedra need a ligand lattice")
-    inv = np.linalg.inv(cell)
-    frac = pos[li] @ inv
+    frac = pos[li] @ np.linalg.inv(cell)
     frac -= np.floor(frac)
+    if lattice == "bcc":
+        try:
+            fit = bcc_interstitial_tetrahedra(frac, cell, edge_tol)
+        except BccFitError as exc:
+            raise TetrahedraError(
+                f"{ligand} sublattice is not a recognisable bcc lattice: {exc}. Check the structure (a molten or "
+                "non-bcc sublattice has no such tetrahedra), raise edge_tol for a strained cell, or pass "
+                "lattice=None for the Delaunay tetrahedra of the positions") from exc
+        atom, ref = fit.vertices, fit.reference_frac @ cell
+    else:
+        atom, ref = _delaunay_tetrahedra(frac, cell, ligand)
+    return TetrahedraIndex(
+        vertices=li[atom].astype(int), centers=np.full(len(atom), -1, dtype=int), center_species=None,
+        ligand_species=ligand, kind="interstitial", reference_vertices_A=ref, reference_cell_A=cell.copy(),
+    )
+
+
+def _delaunay_tetrahedra(frac: np.ndarray, cell: np.ndarray, ligand: str) -> tuple[np.ndarray, np.ndarray]:
+    """Delaunay cells of the periodic points ``frac`` (n, 3): point indices (T, 4), sorted, and
+    whole vertex positions (T, 4, 3), Å, vertex 0 at its point in the cell."""
+    n = len(frac)
     pts_frac = (frac[None, :, :] + _SHIFTS[:, None, :]).reshape(-1, 3)
-    simp = None
-    if lattice == "bcc":  # a margin of one lattice parameter holds every cell simplex's sphere
-        a_est = (2.0 * abs(np.linalg.det(cell)) / n) ** (1.0 / 3.0)
-        simp = _cell_simplices(pts_frac, cell, a_est, ligand)
-    if simp is None:  # every point of the 27 cells
+    spacing = (abs(np.linalg.det(cell)) / n) ** (1.0 / 3.0)  # mean point spacing, Å
+    simp = _cell_simplices(pts_frac, cell, 2.0 * spacing, ligand)
+    if simp is None:  # a circumsphere reaches past the margin: every point of the 27 cells
         simp = _cell_simplices(pts_frac, cell, None, ligand)
     atom = simp % n
     shift = _SHIFTS[simp // n]  # (K, 4, 3)
@@ -308,29 +333,7 @@ def _interstitial_tetrahedra(
     e = ref[:, 1:] - ref[:, :1]
     vol = np.abs(np.einsum("ti,ti->t", e[:, 0], np.cross(e[:, 1], e[:, 2]))) / 6.0
     vol_ok = vol > 1e-6 * np.median(vol)
-    atom, ref = atom[vol_ok], ref[vol_ok]
-    idx = TetrahedraIndex(
-        vertices=li[atom].astype(int), centers=np.full(len(atom), -1, dtype=int), center_species=None,
-        ligand_species=ligand, kind="interstitial", reference_vertices_A=ref, reference_cell_A=cell.copy(),
-    )
-    if lattice is None:
-        return idx
-    if lattice != "bcc":
-        raise TetrahedraError(f"lattice must be 'bcc' or None, got {lattice!r}")
-    edges = np.sort(idx.reference_edges_A, axis=1)
-    d1 = float(np.median(edges[:, :4]))  # nearest-neighbour distance a√3/2, Å
-    a = 2.0 * d1 / np.sqrt(3.0)
-    short_ok = np.all(np.abs(edges[:, :4] - d1) <= edge_tol * d1, axis=1)
-    long_ok = np.all(np.abs(edges[:, 4:] - a) <= edge_tol * a, axis=1)
-    bad = np.flatnonzero(~(short_ok & long_ok))
-    if bad.size or idx.n_tetrahedra != 6 * n:
-        ex = f"; e.g. edges {np.round(edges[bad[0]], 2).tolist()} Å" if bad.size else ""
-        raise TetrahedraError(
-            f"{ligand} sublattice is not a recognisable bcc lattice: found {idx.n_tetrahedra} tetrahedra "
-            f"(bcc has 6 per {ligand} = {6 * n}), {bad.size} without the a√3/2 ×4, a ×2 edge pattern "
-            f"(a ≈ {a:.3f} Å, edge_tol={edge_tol}){ex}. Build the index from time-averaged positions "
-            "(find_tetrahedra_from_trajectory(..., average_frames=...)), raise edge_tol, or pass lattice=None")
-    return idx
+    return atom[vol_ok], ref[vol_ok]
 
 
 def _cell_simplices(pts_frac: np.ndarray, cell: np.ndarray, margin_A: float | None,
@@ -397,8 +400,7 @@ def find_tetrahedra(
     center:
         Centre element of a polyanion (``"P"``, ``"Ge"``, ``"Sb"``, ``"W"``): each centre gets
         its 4 nearest ``ligand`` atoms (minimum image). ``None``: interstitial tetrahedra of
-        the ligand sublattice (α-AgI: I4 groups around the 12d sites), from the Delaunay
-        tessellation of the periodic ligand positions.
+        the ligand sublattice (α-AgI: I4 groups around the 12d sites), see ``lattice``.
     ligand:
         Ligand element (``"S"``, ``"I"``).
     max_bond_A:
@@ -409,10 +411,14 @@ def find_tetrahedra(
         Polyanions only: the 5th nearest ligand must be at least this factor farther than
         the 4th.
     lattice:
-        Interstitial only: ``"bcc"`` checks the a√3/2 ×4, a ×2 edge pattern and the count
-        of 6 tetrahedra per ligand; ``None`` accepts every Delaunay tetrahedron.
+        Interstitial only: ``"bcc"`` fits the ideal bcc lattice (one site per ligand, every
+        ligand closer than half the nearest-neighbour distance to its own site) and returns
+        its 6 tetrahedra per ligand, each with the a√3/2 ×4, a ×2 edge pattern
+        (:func:`~ssic_flows.analysis.tetrahedra.bcc.bcc_interstitial_tetrahedra`); ``None``
+        returns the Delaunay tetrahedra of the positions as they are.
     edge_tol:
-        Interstitial bcc check: relative tolerance on each edge length.
+        Interstitial bcc: relative tolerance of the fitted lattice's a√3/2 and a shells (a
+        cell strained away from cubic).
 
     Returns
     -------
@@ -454,8 +460,10 @@ def find_tetrahedra_from_trajectory(
         As in :func:`find_tetrahedra`.
     average_frames:
         Number of leading frames whose unwrapped positions (Å) are averaged; 1 uses frame 0.
-        Averaging over ~0.1–1 ps removes thermal noise from a bcc host lattice (α-AgI);
-        keep 1 for rotating polyanions.
+        The bcc fit does not need it (α-AgI at 500 K: the same 384 tetrahedra from one frame
+        as from 0.5–4 ps); averaging ~0.5 ps lowers the thermal part of the displacements the
+        fit checks. A rigid drift of the sublattice only translates the mean positions.
+        Keep 1 for rotating polyanions.
     **kwargs:
         Passed to :func:`find_tetrahedra`.
     """

@@ -87,11 +87,44 @@ def _unit_indices(traj: Trajectory, host: HostLattice) -> tuple[dict[str, Tetrah
         if unit.ligand not in els or (unit.center is not None and unit.center not in els):
             continue
         try:
-            found[unit.label] = find_tetrahedra_from_trajectory(
+            idx = find_tetrahedra_from_trajectory(
                 traj, unit.center, unit.ligand, average_frames=min(traj.n_frames, unit.average_frames))
         except TetrahedraError as exc:
             skipped[unit.label] = str(exc)
+            continue
+        broken = _lattice_breaks(traj, unit, idx) if unit.center is None else None
+        if broken is None:
+            found[unit.label] = idx
+        else:
+            skipped[unit.label] = broken
     return found, skipped
+
+
+def _lattice_breaks(traj: Trajectory, unit: TetraUnit, index: TetrahedraIndex, n_windows: int = 8) -> str | None:
+    """Why the interstitial tetrahedra indexed on the leading frames do not hold for the
+    whole run, or None when they do.
+
+    The index is rebuilt on up to ``n_windows`` windows of ``unit.average_frames`` frames
+    spread over the run (the last ends with it); every one must give the same tetrahedra
+    (same ligand atoms). A sublattice that melts, transforms or swaps ligands between
+    sites fails: θ and ω of fixed atom quadruples would then follow tetrahedra that no
+    longer exist.
+    """
+    width = min(traj.n_frames, unit.average_frames)
+    starts = np.linspace(0, traj.n_frames - width, min(n_windows, max(2, traj.n_frames // width)))
+    want = {tuple(v) for v in index.vertices.tolist()}
+    for start in np.unique(starts.astype(int))[1:]:
+        at = f"at {start * traj.timestep_fs / 1000:.3g} ps"
+        try:
+            got = find_tetrahedra_from_trajectory(traj[np.arange(start, start + width)], unit.center, unit.ligand,
+                                                  average_frames=width)
+        except TetrahedraError as exc:
+            return f"θ/ω not determined: the tetrahedra indexed at 0 ps are gone by the window {at}: {exc}"
+        lost = len(want - {tuple(v) for v in got.vertices.tolist()})
+        if lost:
+            return (f"θ/ω not determined: {lost} of the {len(want)} {index.label} tetrahedra indexed at 0 ps are "
+                    f"no longer tetrahedra in the window {at} (the {unit.ligand} atoms changed sites)")
+    return None
 
 
 def filtered_omega_undetermined(duration_fs: float, cutoff_cm1: float) -> str | None:
