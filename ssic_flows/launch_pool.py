@@ -28,7 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["launch_order", "run_pool"]
+__all__ = ["launch_order", "run_pool", "settle_ping"]
 
 _STORE = None
 
@@ -72,6 +72,29 @@ def _run_offline(launch_dir: str, log_path: str | None) -> None:
             stack.enter_context(contextlib.redirect_stderr(fh))
             print(f"==== {launch_dir} (worker pid {os.getpid()})", flush=True)
         launch_rocket(None, FWorker(name="ssic-embedded"), strm_lvl="ERROR")
+
+
+def settle_ping(launch_dir: Path, tries: int = 30, wait_s: float = 0.1) -> bool:
+    """Make ``FW_ping.json`` of a finished offline launch readable before the LaunchPad
+    reads it back. FireWorks' rocket stops its ping thread without joining it, so a ping
+    may still be half-written when the rocket returns; ``recover_offline`` then failed on
+    the truncated JSON and fizzled a completed job (seen once in the main job: a 1-s build
+    job). Waits up to ``tries`` × ``wait_s`` s for valid JSON, else removes the file (the
+    ping only refreshes the launch's last-seen time). Returns True when it had to wait or
+    remove."""
+    import json
+
+    ping = Path(launch_dir) / "FW_ping.json"
+    for k in range(tries):
+        try:
+            json.loads(ping.read_text())
+            return k > 0
+        except FileNotFoundError:
+            return k > 0
+        except ValueError:
+            time.sleep(wait_s)
+    ping.unlink(missing_ok=True)
+    return True
 
 
 def launch_order(fws: list[dict]) -> list[dict]:
@@ -127,6 +150,7 @@ def run_pool(lp, cfg, ready_fws: Callable[[], list[dict]], launch_root: Path, wo
                 info = running.pop(fut)
                 exc = fut.exception()
                 if exc is None:
+                    settle_ping(info["dir"])
                     lp.recover_offline(info["launch_id"])
                 else:  # the worker failed outside the rocket (or died): the job failed
                     import traceback

@@ -220,3 +220,14 @@ def test_launch_order_is_priority_then_fw_id():
            {"fw_id": 3, "state": "WAITING", "priority": 9}, {"fw_id": 4, "state": "READY", "priority": 8},
            {"fw_id": 5, "state": "READY"}]
     assert [f["fw_id"] for f in launch_order(fws)] == [2, 4, 1, 5]
+
+
+def test_a_half_written_ping_never_fizzles_a_finished_offline_launch(tmp_path):
+    from ssic_flows.launch_pool import settle_ping
+
+    (tmp_path / "FW_ping.json").write_text('{"ping_time": "2026-')  # truncated by a race
+    assert settle_ping(tmp_path, tries=3, wait_s=0.01) is True
+    assert not (tmp_path / "FW_ping.json").exists()
+    (tmp_path / "FW_ping.json").write_text('{"ping_time": "2026-12-02T00:00:00"}')
+    assert settle_ping(tmp_path) is False and (tmp_path / "FW_ping.json").exists()
+    assert settle_ping(tmp_path / "absent") is False
