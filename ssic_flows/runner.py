@@ -129,7 +129,7 @@ def run_embedded(
     from fireworks import FWorker
     from fireworks.core.rocket_launcher import launch_rocket
 
-    from ssic_flows.store.jobstore import get_jobstore
+    from ssic_flows.store.jobstore import get_jobstore, prime_embedded_stores
     from ssic_flows.store.launchpad import embedded_lock, flush_launchpad, get_launchpad
 
     if cfg.mode != "embedded":
@@ -139,6 +139,7 @@ def run_embedded(
     with embedded_lock(cfg):
         lp = get_launchpad(cfg)
         store = get_jobstore(cfg)
+        prime_embedded_stores(store)  # tables exist before worker processes write at once
         jobflow.SETTINGS.JOB_STORE = store
         wf_id, added = submit_flow(lp, flow, campaign_id, metadata=metadata)
         report = RunReport(campaign_id=campaign_id, wf_id=wf_id, resumed=not added)

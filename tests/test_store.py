@@ -231,3 +231,23 @@ def test_a_half_written_ping_never_fizzles_a_finished_offline_launch(tmp_path):
     (tmp_path / "FW_ping.json").write_text('{"ping_time": "2026-12-02T00:00:00"}')
     assert settle_ping(tmp_path) is False and (tmp_path / "FW_ping.json").exists()
     assert settle_ping(tmp_path / "absent") is False
+
+
+def test_embedded_store_tables_exist_before_workers_write(ssic_home):
+    """montydb creates a collection's sqlite table at its first write; two workers' first
+    writes raced on it ("no such table: documents"). The parent primes them, leaving no document."""
+    import sqlite3
+    from pathlib import Path
+
+    from ssic_flows.store.jobstore import get_jobstore, prime_embedded_stores
+
+    cfg = StoreConfig()
+    store = get_jobstore(cfg)
+    prime_embedded_stores(store)
+    dbs = sorted(Path(cfg.data_dir / "jobstore").rglob("*.collection"))
+    assert {p.stem for p in dbs} >= {"outputs", "outputs_data"}
+    for p in dbs:
+        tables = {r[0] for r in sqlite3.connect(p).execute("select name from sqlite_master")}
+        assert "documents" in tables
+    assert store.docs_store.count() == 0 and store.additional_stores["data"].count() == 0
+    prime_embedded_stores(store)  # idempotent

@@ -10,7 +10,7 @@ from jobflow import JobStore
 
 from ssic_flows.store.config import StoreConfig
 
-__all__ = ["get_jobstore"]
+__all__ = ["get_jobstore", "prime_embedded_stores"]
 
 
 def get_jobstore(cfg: StoreConfig) -> JobStore:
@@ -44,3 +44,21 @@ def get_jobstore(cfg: StoreConfig) -> JobStore:
     data = GridFSStore.from_uri(uri, "outputs_data", database=cfg.database, key="blob_uuid",
                                 mongoclient_kwargs=client)
     return JobStore(docs, additional_stores={"data": data})
+
+
+def prime_embedded_stores(store: JobStore) -> None:
+    """Create the embedded (montydb, sqlite) collections' tables before several worker
+    processes write to them: montydb creates a collection's table at its first write, and
+    two workers writing their first outputs at once raced on it ("sqlite3.OperationalError:
+    no such table: documents": the main job's first build job fizzled). A no-op for
+    collections that already hold documents, and for server stores."""
+    from maggma.stores import MontyStore
+
+    store.connect()
+    for s in [store.docs_store, *store.additional_stores.values()]:
+        if not isinstance(s, MontyStore):
+            continue
+        coll = s._collection
+        if coll.find_one({}) is None:
+            coll.insert_one({"_ssic_prime": True})
+            coll.delete_many({"_ssic_prime": True})
