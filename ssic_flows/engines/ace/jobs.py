@@ -94,6 +94,40 @@ def _append_frames(path: Path, frames: list) -> int:
     return len(_read_frames(path))
 
 
+def pair_floor_A(model: AceModel, fraction: float) -> dict[tuple[str, str], float]:
+    """Per sorted element pair, ``fraction`` × its shortest distance in the model's training
+    data (Å; ``info['min_pair_distance_A']``, compressed-pair frames included); {} if 0."""
+    if fraction <= 0:
+        return {}
+    return {tuple(k.split("-")): fraction * v
+            for k, v in (model.info.get("min_pair_distance_A") or {}).items()}
+
+
+def closest_to_floor(atoms, floor: dict[tuple[str, str], float]) -> tuple[float, str, float]:
+    """(min over pairs of distance / floor, that pair "A-B", its distance Å) of ``atoms``
+    (vectorised over the neighbour list within the largest floor); (inf, "", inf) if no pair
+    is that close or ``floor`` is empty."""
+    from ase.neighborlist import neighbor_list
+
+    if not floor:
+        return np.inf, "", np.inf
+    els = sorted({e for k in floor for e in k})
+    pos = {e: n for n, e in enumerate(els)}
+    lim = np.full((len(els) + 1, len(els) + 1), np.inf)  # last row/column: other elements
+    for (x, y), v in floor.items():
+        lim[pos[x], pos[y]] = lim[pos[y], pos[x]] = v
+    code = np.array([pos.get(e, len(els)) for e in atoms.get_chemical_symbols()])
+    i, j, d = neighbor_list("ijd", atoms, max(floor.values()))
+    if d.size == 0:
+        return np.inf, "", np.inf
+    ratio = d / lim[code[i], code[j]]
+    k = int(np.argmin(ratio))
+    if not np.isfinite(ratio[k]):
+        return np.inf, "", np.inf
+    pair = "-".join(sorted((els[code[i[k]]], els[code[j[k]]])))
+    return float(ratio[k]), pair, float(d[k])
+
+
 def training_domain_guard(model: AceModel, beef_every: int, beef_stop_eV_A: float,
                           min_distance_fraction: float, save_every: int = 1):
     """``(on_frame, record)`` for :func:`run_md`: stops MLMD that leaves the training domain.
@@ -107,12 +141,7 @@ def training_domain_guard(model: AceModel, beef_every: int, beef_stop_eV_A: floa
     vouched for and are cut by :func:`ace_md`; frames are counted from the step, so a
     resumed run counts the frames stored before the restart). 0 / 0.0 disable a check.
     """
-    from ase.neighborlist import neighbor_list
-
-    floor = {tuple(k.split("-")): min_distance_fraction * v
-             for k, v in (model.info.get("min_pair_distance_A") or {}).items()} \
-        if min_distance_fraction > 0 else {}
-    r_check = max(floor.values(), default=0.0)
+    floor = pair_floor_A(model, min_distance_fraction)
     sig = model.calculator(with_sigma=True) if beef_every > 0 else None
     rec: dict[str, Any] = {"every_steps": int(beef_every), "stop_eV_A": float(beef_stop_eV_A),
                            "min_distance_fraction": float(min_distance_fraction),
@@ -124,17 +153,13 @@ def training_domain_guard(model: AceModel, beef_every: int, beef_stop_eV_A: floa
         state["n_frames"] = int(step) // int(save_every) + 1
         if state["verified"] is None:  # frames stored before a restart passed their checks
             state["verified"] = state["n_frames"] - 1
-        if r_check > 0:
-            sym = np.asarray(atoms.get_chemical_symbols())
-            i, j, d = neighbor_list("ijd", atoms, r_check)
-            for a, b, dist in zip(sym[i], sym[j], d):
-                lim = floor.get((a, b) if a < b else (b, a))
-                if lim is not None and dist < lim:
-                    rec.update(stopped_at_step=int(step), valid_frames=state["verified"],
-                               reason=f"{a}-{b} pair at {dist:.2f} Å, below "
-                                      f"{min_distance_fraction:g} × the shortest in the "
-                                      f"training data ({lim / min_distance_fraction:.2f} Å)")
-                    return True
+        ratio, pair, dist = closest_to_floor(atoms, floor)
+        if ratio < 1.0:
+            rec.update(stopped_at_step=int(step), valid_frames=state["verified"],
+                       reason=f"{pair} pair at {dist:.2f} Å, below {min_distance_fraction:g} × "
+                              f"the shortest in the training data "
+                              f"({dist / ratio / min_distance_fraction:.2f} Å)")
+            return True
         if sig is not None and step >= state["next_beef"]:
             state["next_beef"] = step + int(beef_every)
             sig.calculate(atoms.copy())
@@ -231,22 +256,6 @@ def ace_prepare_run(initial_model: TrainOutput | None = None) -> dict:
     return info
 
 
-def _closest_pair_ratio(atoms, floor: dict, r_check: float) -> float:
-    """min over pairs of distance / floor[pair] (Å/Å) within ``r_check``; inf if none."""
-    from ase.neighborlist import neighbor_list
-
-    if r_check <= 0:
-        return np.inf
-    sym = np.asarray(atoms.get_chemical_symbols())
-    i, j, d = neighbor_list("ijd", atoms, r_check)
-    best = np.inf
-    for a, b, dist in zip(sym[i], sym[j], d):
-        lim = floor.get((a, b) if a < b else (b, a))
-        if lim:
-            best = min(best, dist / lim)
-    return best
-
-
 def _explore(structure, model: AceModel, ts: TrainSettings, es: dict, iteration: int,
              threshold: float) -> dict:
     """One MLMD segment with the exact BEEF monitored; returns the curve and candidates.
@@ -267,9 +276,7 @@ def _explore(structure, model: AceModel, ts: TrainSettings, es: dict, iteration:
                     thermostat_time_fs=es["thermostat_time_fs"],
                     checkpoint_every=ts.segment_steps)
     frac = float(es["explore_min_distance_fraction"])
-    floor = {tuple(k.split("-")): frac * v
-             for k, v in (model.info.get("min_pair_distance_A") or {}).items()} if frac > 0 else {}
-    r_check = max(floor.values(), default=0.0)
+    floor = pair_floor_A(model, frac)
     curve: dict[str, list] = {"step": [], "max": [], "mean": []}
     cand_idx: list[int] = []
     last = {"step": -10**9, "aborted": None}
@@ -283,7 +290,7 @@ def _explore(structure, model: AceModel, ts: TrainSettings, es: dict, iteration:
         if p.beef_eV_A > es["abort_factor"] * threshold:
             last["aborted"] = f"BEEF {p.beef_eV_A:.3g} eV/Å > {es['abort_factor']:g} × threshold"
             return True
-        if _closest_pair_ratio(atoms, floor, r_check) < 1.0:
+        if closest_to_floor(atoms, floor)[0] < 1.0:
             last["aborted"] = (f"a pair closer than {frac:g} × the shortest of its kind in the "
                                "training data")
             return True
