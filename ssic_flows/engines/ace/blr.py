@@ -9,6 +9,13 @@ frame, so the design matrix never has to be held in memory (1024-atom frames × 
 coefficients).
 
 Posterior: c ~ N(m, Σ), Σ = (λ I + α XᵀWX)⁻¹ (in original column units after unscaling).
+
+Grouped prior (automatic relevance determination over groups, ``groups=``): one precision
+λ_g per group of columns (e.g. per element and body order of the ACE functions), each
+maximising the evidence by MacKay's update λ_g = γ_g / |m_g|², γ_g = Σ_{k∈g} (1 − λ_g Σ_kk).
+The data then decide how strongly each kind of function is shrunk, instead of one λ for
+3-body and 4-body terms alike; a function kind the data do not support gets a large λ_g,
+so its coefficients stay small and it cannot blow up where the data never excited it.
 The posterior variance of any linear observable with row r is r Σ rᵀ; for a force
 component this is the exact Bayesian error of the force (model part); the predictive
 variance adds the noise, 1/(α w).
@@ -70,7 +77,10 @@ class Posterior:
     """Posterior of the coefficients: ``mean`` (P,), ``cov`` (P, P); hyperparameters
     ``alpha`` (noise precision of a unit-weight row, 1/target-unit²), ``lam`` (prior
     precision in scaled space), ``gamma`` (effective number of parameters), ``n_rows``,
-    ``n_iter``, ``converged``; ``free``: values of the flat-prior columns."""
+    ``n_iter``, ``converged``; ``free``: values of the flat-prior columns; ``prior_shape``:
+    the relative prior precisions actually used (given shape × group factors; pass it back
+    with ``fixed=(alpha, lam)`` to refit with the same prior); ``group_lam``: λ_g per group
+    (scaled space) when ``groups`` were given."""
 
     mean: np.ndarray
     cov: np.ndarray
@@ -81,6 +91,8 @@ class Posterior:
     n_iter: int
     converged: bool
     free: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    prior_shape: np.ndarray | None = None
+    group_lam: np.ndarray | None = None
 
     @property
     def noise_sigma(self) -> float:
@@ -117,7 +129,9 @@ def _eliminate_free(acc: NormalEquations, n_free: int):
 def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
                  alpha_0: float | None = None, lam_0: float = 1.0,
                  n_free: int = 0, fixed: tuple[float, float] | None = None,
-                 prior_shape: np.ndarray | None = None) -> Posterior:
+                 prior_shape: np.ndarray | None = None, column_scale_power: float = 1.0,
+                 groups: np.ndarray | None = None, group_max_iter: int = 200,
+                 group_tol: float = 1e-6) -> Posterior:
     """Maximise the evidence over (α, λ) and return the posterior (see module docstring).
 
     The columns are scaled to unit weighted RMS; columns that are zero in every row (basis
@@ -127,8 +141,13 @@ def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
     and their values are in ``Posterior.free`` (minimum-norm where the data leave them
     undetermined). ``prior_shape`` (P,): relative prior precisions of the penalised columns
     (e.g. a smoothness prior growing with radial and angular indices): the prior becomes
-    c_k ~ N(0, 1/(λ · shape_k)) in RMS-scaled units. ``fixed=(alpha, lam)`` skips the evidence iteration (e.g. to refit a
-    cross-validation fold with the full data's hyperparameters).
+    c_k ~ N(0, 1/(λ · shape_k)) in RMS-scaled units. ``column_scale_power`` p: the columns
+    are divided by RMS^p before the prior is applied (1: the prior is relative to each
+    column's scale in the data; 0: a plain ridge prior in the columns' own units).
+    ``groups`` (P,) int: a group index per penalised column; the group precisions are then
+    fitted too (see module docstring). ``fixed=(alpha, lam)`` skips the evidence iteration
+    (e.g. to refit a cross-validation fold with the full data's hyperparameters; pass the
+    full fit's ``prior_shape``).
     """
     G0, b0, yty, n, solve_free = _eliminate_free(acc, int(n_free))
     P = acc.n_coef - int(n_free)
@@ -137,8 +156,10 @@ def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
     diag = np.diag(G0).copy()
     scale = np.sqrt(np.clip(diag, 0.0, None) / max(n, 1))
     scale[scale <= 0] = 1.0
-    if prior_shape is not None:
-        scale = scale * np.sqrt(np.asarray(prior_shape, dtype=float))
+    scale = scale ** float(column_scale_power)
+    shape_used = (np.ones(P) if prior_shape is None
+                  else np.asarray(prior_shape, dtype=float).copy())
+    scale = scale * np.sqrt(shape_used)
     G = G0 / np.outer(scale, scale)
     b = b0 / scale
     evals, V = np.linalg.eigh(G)
@@ -165,6 +186,19 @@ def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
         if done:
             converged = True
             break
+    group_lam = None
+    if groups is not None and fixed is None:
+        factor, alpha, group_lam, ok = _group_evidence(G, b, yty, n, alpha, lam,
+                                                       np.asarray(groups, dtype=int),
+                                                       group_max_iter, group_tol)
+        converged = converged and ok
+        shape_used = shape_used * factor
+        scale = scale * np.sqrt(factor)
+        G = G0 / np.outer(scale, scale)
+        b = b0 / scale
+        evals, V = np.linalg.eigh(G)
+        evals = evals.clip(min=0.0)
+        Vb = V.T @ b
     d = lam + alpha * evals
     m_eig = alpha * Vb / d
     gamma = float(np.sum(alpha * evals / d))
@@ -174,4 +208,38 @@ def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
     cov = cov_s / np.outer(scale, scale)
     free = solve_free(mean) if solve_free is not None else np.zeros(0)
     return Posterior(mean=mean, cov=0.5 * (cov + cov.T), alpha=alpha, lam=lam, gamma=gamma,
-                     n_rows=n, n_iter=it, converged=converged, free=free)
+                     n_rows=n, n_iter=it, converged=converged, free=free,
+                     prior_shape=shape_used, group_lam=group_lam)
+
+
+def _group_evidence(G: np.ndarray, b: np.ndarray, yty: float, n: int, alpha: float,
+                    lam: float, groups: np.ndarray, max_iter: int, tol: float):
+    """MacKay's evidence updates of one precision per group (scaled space), started from
+    the shared (α, λ). Returns (λ_g/λ per column, α, λ_g, converged)."""
+    from scipy.linalg import cho_factor, cho_solve
+
+    if groups.shape != (len(b),):
+        raise ValueError(f"groups has shape {groups.shape}; need one group index per "
+                         f"penalised column ({len(b)})")
+    ids, g = np.unique(groups, return_inverse=True)
+    lam_g = np.full(len(ids), float(lam))
+    eye = np.eye(len(b))
+    ok = False
+    for _ in range(max_iter):
+        lam_k = lam_g[g]
+        A = alpha * G
+        A[np.diag_indices_from(A)] += lam_k
+        Ainv = cho_solve(cho_factor(A), eye)
+        m = alpha * (Ainv @ b)
+        gam = 1.0 - lam_k * np.diag(Ainv)
+        rss = max(yty - 2.0 * float(m @ b) + float(m @ G @ m), 1e-300)
+        new = (np.bincount(g, gam, len(ids)) / np.maximum(np.bincount(g, m * m, len(ids)),
+                                                          1e-300)).clip(1e-10 * lam, 1e10 * lam)
+        alpha_new = max(n - float(gam.sum()), 1e-12) / rss
+        done = (np.all(np.abs(new - lam_g) <= tol * lam_g)
+                and abs(alpha_new - alpha) <= tol * alpha)
+        lam_g, alpha = new, alpha_new
+        if done:
+            ok = True
+            break
+    return lam_g[g] / lam, alpha, lam_g, ok

@@ -26,7 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DesignEvaluator", "FrameRows", "function_offsets", "smoothness_weights"]
+__all__ = ["DesignEvaluator", "FrameRows", "PRIOR_GROUPINGS", "function_offsets", "prior_groups",
+           "smoothness_weights"]
+
+#: How :func:`prior_groups` can group the coefficients for the grouped (ARD) prior.
+PRIOR_GROUPINGS = ("none", "element_order")
 
 
 def function_offsets(basis) -> tuple[int, list[int]]:
@@ -48,6 +52,25 @@ def smoothness_weights(basis, power: float) -> np.ndarray:
         for f in list(br1) + list(br):
             w.append((1.0 + sum(n * n for n in f.ns) + sum(l * l for l in f.ls)) ** power)
     return np.asarray(w, dtype=float)
+
+
+def prior_groups(basis, grouping: str) -> np.ndarray | None:
+    """A group index per coefficient for the grouped prior of :func:`~.blr.fit_evidence`:
+    ``"element_order"``: one group per (central element, body order) — e.g. Ag 2-body,
+    Ag 3-body, …, I 4-body; ``"none"``: None (one shared prior precision).
+
+    >>> prior_groups(None, "none") is None
+    True
+    """
+    if grouping not in PRIOR_GROUPINGS:
+        raise ValueError(f"unknown prior grouping {grouping!r}; choose one of {PRIOR_GROUPINGS}")
+    if grouping == "none":
+        return None
+    keys = []
+    for ie, (br1, br) in enumerate(zip(basis.basis_rank1, basis.basis)):
+        keys += [(ie, len(f.ns)) for f in list(br1) + list(br)]
+    uniq = sorted(set(keys))
+    return np.array([uniq.index(k) for k in keys], dtype=int)
 
 
 @dataclass
