@@ -130,8 +130,8 @@ def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
                  alpha_0: float | None = None, lam_0: float = 1.0,
                  n_free: int = 0, fixed: tuple[float, float] | None = None,
                  prior_shape: np.ndarray | None = None, column_scale_power: float = 1.0,
-                 groups: np.ndarray | None = None, group_max_iter: int = 200,
-                 group_tol: float = 1e-6) -> Posterior:
+                 groups: np.ndarray | None = None, group_max_iter: int = 100,
+                 group_tol: float = 1e-2) -> Posterior:
     """Maximise the evidence over (α, λ) and return the posterior (see module docstring).
 
     The columns are scaled to unit weighted RMS; columns that are zero in every row (basis
@@ -145,7 +145,13 @@ def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
     are divided by RMS^p before the prior is applied (1: the prior is relative to each
     column's scale in the data; 0: a plain ridge prior in the columns' own units).
     ``groups`` (P,) int: a group index per penalised column; the group precisions are then
-    fitted too (see module docstring). ``fixed=(alpha, lam)`` skips the evidence iteration
+    fitted too (see module docstring); their iteration stops when α changes by less than
+    1e-6 and either every log λ_g by less than ``group_tol`` (groups pinned at the clip,
+    10¹⁰ λ, i.e. switched off, count as settled) or the fitted values by less than 1e-4
+    relative (|X Δm| / |X m|): the evidence is flat in a weakly determined λ_g, which may
+    drift for hundreds of iterations without changing the fit (measured on LGPS, 1304
+    coefficients: α settled to 1e-5 within 50 iterations, one λ_g still drifting from
+    3000 to 440 at 200). ``fixed=(alpha, lam)`` skips the evidence iteration
     (e.g. to refit a cross-validation fold with the full data's hyperparameters; pass the
     full fit's ``prior_shape``).
     """
@@ -215,7 +221,8 @@ def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
 def _group_evidence(G: np.ndarray, b: np.ndarray, yty: float, n: int, alpha: float,
                     lam: float, groups: np.ndarray, max_iter: int, tol: float):
     """MacKay's evidence updates of one precision per group (scaled space), started from
-    the shared (α, λ). Returns (λ_g/λ per column, α, λ_g, converged)."""
+    the shared (α, λ). Returns (λ_g/λ per column, α, λ_g, converged); ``tol`` applies to
+    log λ_g (see :func:`fit_evidence`)."""
     from scipy.linalg import cho_factor, cho_solve
 
     if groups.shape != (len(b),):
@@ -225,6 +232,7 @@ def _group_evidence(G: np.ndarray, b: np.ndarray, yty: float, n: int, alpha: flo
     lam_g = np.full(len(ids), float(lam))
     eye = np.eye(len(b))
     ok = False
+    m_old = None
     for _ in range(max_iter):
         lam_k = lam_g[g]
         A = alpha * G
@@ -233,11 +241,17 @@ def _group_evidence(G: np.ndarray, b: np.ndarray, yty: float, n: int, alpha: flo
         m = alpha * (Ainv @ b)
         gam = 1.0 - lam_k * np.diag(Ainv)
         rss = max(yty - 2.0 * float(m @ b) + float(m @ G @ m), 1e-300)
+        hi = 1e10 * lam
         new = (np.bincount(g, gam, len(ids)) / np.maximum(np.bincount(g, m * m, len(ids)),
-                                                          1e-300)).clip(1e-10 * lam, 1e10 * lam)
+                                                          1e-300)).clip(1e-10 * lam, hi)
         alpha_new = max(n - float(gam.sum()), 1e-12) / rss
-        done = (np.all(np.abs(new - lam_g) <= tol * lam_g)
-                and abs(alpha_new - alpha) <= tol * alpha)
+        moving = (np.abs(np.log(new / lam_g)) > tol) & (new < hi)
+        fit_change = (np.inf if m_old is None else
+                      np.sqrt(max(float((m - m_old) @ G @ (m - m_old)), 0.0)
+                              / max(float(m @ G @ m), 1e-300)))
+        m_old = m
+        done = ((not moving.any() or fit_change < 1e-4)
+                and abs(alpha_new - alpha) <= 1e-6 * alpha)
         lam_g, alpha = new, alpha_new
         if done:
             ok = True
