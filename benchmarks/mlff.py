@@ -8,19 +8,23 @@ Two parts, both one thread, both run on demand (never by the tests):
     on the same CHGNet frames (``--train-frames`` from a 32-atom... see --speed-train-atoms).
     Floors: ACE ≥ 5× faster than GAP and ≥ 20× faster than CHGNet at 128 atoms.
 ``accuracy``
-    per material (AgI, LGPS, Na3SbS4, W-doped Na3SbS4): a CHGNet training run at T (frames
-    every ``--stride`` steps after ``--skip`` steps), and two held-out runs the fits never
-    see (other seeds; one at T, one at 1.6 T). ACE and GAP are fitted on the same frames;
+    per material (AgI, LGPS, Na3SbS4, W-doped Na3SbS4): ``--train-seeds`` independent CHGNet
+    training runs at T (frames every ``--stride`` steps after ``--skip`` steps), and two
+    held-out runs the fits never see (other seeds; one at T, one at 1.6 T, ``--test-frames``
+    each). ACE and GAP are fitted on the same frames of each training run; every number is
+    the mean ± std over the training runs;
     reported: per-element force RMSE (meV/Å) on the held-out frames; for ACE's exact BEEF
     and GAP's variance proxy, Spearman of per-frame BEEF vs true max atom force error;
     per-atom σ vs |ΔF| Spearman; fraction of force components with |ΔF| < σ and < 2σ
     (ACE's predictive σ, model ⊕ fitted noise; Gaussian: 0.683 / 0.954).
     Floors: ACE RMSE ≤ GAP's for every element of every material; Spearman ≥ 0.5.
+    The per-frame BEEF is reported both as the max over atoms (VASP's) and the atom mean.
 
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/mlff.py speed [--json out.json]
     OMP_NUM_THREADS=1 python benchmarks/mlff.py accuracy [--materials agi lgps ...] [--json out.json]
+        [--cache DIR] [--fit '{"prior_groups": "element_order"}'] [--train-seeds 0 21 31]
 """
 
 from __future__ import annotations
@@ -121,6 +125,7 @@ def speed(a) -> dict:
 def _errors_ace(model, traj):
     calc = model.calculator(with_sigma=True)
     d_all, s_all, beef, true_max, sym = [], [], [], [], np.array(traj.species)
+    beef_mean = []
     for i in range(traj.n_frames):
         calc.calculate(traj.to_ase(i))
         p = calc.last_prediction
@@ -128,8 +133,10 @@ def _errors_ace(model, traj):
         d_all.append(d)
         s_all.append(p.predictive_sigma_eV_A)
         beef.append(p.beef_eV_A)
+        beef_mean.append(float(p.beef_atoms_eV_A.mean()))
         true_max.append(float(np.sqrt((d**2).mean(axis=1)).max()))
-    return np.array(d_all), np.array(s_all), np.array(beef), np.array(true_max), sym
+    return (np.array(d_all), np.array(s_all), np.array(beef), np.array(true_max), sym,
+            np.array(beef_mean))
 
 
 def _errors_gap(pot, vpot, traj):
@@ -170,72 +177,138 @@ def _rmse(d, sym):
     return {str(e): float(1000 * np.sqrt(np.mean(d[:, sym == e] ** 2))) for e in sorted(set(sym))}
 
 
-def accuracy(a) -> dict:
+def _cached_md(cache: Path | None, tag: str, make):
+    """``make()`` (a CHGNet trajectory), read from / written to ``cache/tag.pkl`` when a cache
+    directory is given: the reference runs are 90 % of this benchmark's time, and re-running
+    it with other fit settings on the same frames is what comparisons need."""
+    import pickle
+
+    if cache is None:
+        return make()
+    f = cache / f"{tag}.pkl"
+    if f.exists():
+        return pickle.loads(f.read_bytes())
+    t = make()
+    cache.mkdir(parents=True, exist_ok=True)
+    f.write_bytes(pickle.dumps(t))
+    return t
+
+
+def _seed_stats(values: list[float]) -> dict:
+    v = np.asarray(values, float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None,
+            "values": [float(x) for x in v]}
+
+
+def _one_fit(mat, tr, held, first, fit_settings, home) -> dict:
+    """ACE and GAP fitted on one training run, evaluated on the held-out runs."""
     from scipy.stats import spearmanr
 
     from ssic_flows.engines.ace.fit import fit_ace
+
+    idx = range(first, tr.n_frames)
+    ace = fit_ace(_labelled(tr, idx), fit_settings)
+    gfit, gpot, gvpot = _fit_gap(tr, idx, home)
+    row = {"ace_basis": ace.size["name"], "ace_coefficients": ace.info["n_coefficients"],
+           "ace_fit_s": ace.info["fit_wall_s"], "gap_fit_s": gfit["fit_wall_s"]}
+    pooled = {"ace": ([], []), "ace_mean": ([], []), "gap": ([], [])}
+    for key, ht in held.items():
+        d, sig, beef, tmax, sym, beef_mean = _errors_ace(ace, ht)
+        gd, gbeef, gtmax = _errors_gap(gpot, gvpot, ht)
+        for k, (x, y) in (("ace", (beef, tmax)), ("ace_mean", (beef_mean, tmax)),
+                          ("gap", (gbeef, gtmax))):
+            pooled[k][0].extend(x)
+            pooled[k][1].extend(y)
+        z = np.abs(d) / sig
+        row[key] = {
+            "ace_rmse_meV_A": _rmse(d, sym), "gap_rmse_meV_A": _rmse(gd, sym),
+            "ace_spearman_frame": float(spearmanr(beef, tmax)[0]),
+            "ace_spearman_frame_mean_beef": float(spearmanr(beef_mean, tmax)[0]),
+            "ace_spearman_frame_attainable": attainable_spearman(beef, sig),
+            "gap_spearman_frame": float(spearmanr(gbeef, gtmax)[0]),
+            "ace_spearman_atom": float(spearmanr(np.sqrt((sig**2).sum(axis=2)).ravel(),
+                                                 np.linalg.norm(d, axis=2).ravel())[0]),
+            "ace_frac_within_1sigma": float(np.mean(z < 1)),
+            "ace_frac_within_2sigma": float(np.mean(z < 2)),
+            "n_frames": int(ht.n_frames)}
+    row["pooled_spearman_frame"] = {k: float(spearmanr(*v)[0]) for k, v in pooled.items()}
+    return row
+
+
+def _aggregate(fits: list[dict]) -> dict:
+    """Seed mean ± std of every number of :func:`_one_fit` (same keys, nested)."""
+    out: dict = {}
+    for k, v in fits[0].items():
+        if isinstance(v, dict):
+            out[k] = _aggregate([f[k] for f in fits])
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[k] = _seed_stats([f[k] for f in fits])
+        else:
+            out[k] = v
+    return out
+
+
+def accuracy(a) -> dict:
+    """Every number is a mean over ``--train-seeds`` independent training runs (± their
+    std): measured on AgI, the per-frame Spearman at T of one training run is mostly a
+    property of that run (two fits on independent runs: −0.19 and 0.65 on the same held-out
+    frames, whose true errors under the two models are uncorrelated, −0.05), so one run
+    cannot show whether a floor is met."""
     from ssic_flows.materials import build_material
 
     home = Path(tempfile.mkdtemp(prefix="ssic-bench-"))
+    cache = Path(a.cache) if a.cache else None
     chg = _chgnet()
+    fit_settings = json.loads(a.fit) if a.fit else {"basis": a.basis}
     res = {}
     for mat in a.materials:
         T = DEFAULT_T[mat]
         s = build_material(mat, n_atoms=DEFAULT_CELLS[mat], seed=0)
-        t0 = time.perf_counter()
-        tr = _md(s, chg, T, a.skip + a.train_frames * a.stride, a.stride, 0)
-        held = {"T": _md(s, chg, T, a.skip + a.test_frames * a.stride, a.stride, 11),
-                "1.6T": _md(s, chg, 1.6 * T, a.skip + a.test_frames * a.stride, a.stride, 12)}
         first = a.skip // a.stride
-        idx = range(first, tr.n_frames)
+        n_tr, n_te = a.skip + a.train_frames * a.stride, a.skip + a.test_frames * a.stride
+        t0 = time.perf_counter()
+        tag = f"{mat}_{len(s)}_{a.stride}"
+        trains = [_cached_md(cache, f"{tag}_train{n_tr}_s{seed}",
+                             lambda seed=seed: _md(s, chg, T, n_tr, a.stride, seed))
+                  for seed in a.train_seeds]
+        held = {"T": _cached_md(cache, f"{tag}_T{n_te}_s11",
+                                lambda: _md(s, chg, T, n_te, a.stride, 11)),
+                "1.6T": _cached_md(cache, f"{tag}_1.6T{n_te}_s12",
+                                   lambda: _md(s, chg, 1.6 * T, n_te, a.stride, 12))}
+        held = {k: v[np.arange(first, v.n_frames)] for k, v in held.items()}
         t_ref = time.perf_counter() - t0
-        ace = fit_ace(_labelled(tr, idx), {"basis": a.basis})
-        gfit, gpot, gvpot = _fit_gap(tr, idx, home)
-        row = {"n_atoms": len(s), "temperature_K": T, "train_frames": len(idx),
-               "ace_basis": ace.size["name"], "ace_coefficients": ace.info["n_coefficients"],
-               "ace_fit_s": ace.info["fit_wall_s"], "gap_fit_s": gfit["fit_wall_s"],
-               "reference_md_s": t_ref}
-        pooled = {"ace": ([], []), "gap": ([], [])}
-        for key, ht in held.items():
-            ht = ht[np.arange(first, ht.n_frames)]
-            d, sig, beef, tmax, sym = _errors_ace(ace, ht)
-            gd, gbeef, gtmax = _errors_gap(gpot, gvpot, ht)
-            pooled["ace"][0].extend(beef)
-            pooled["ace"][1].extend(tmax)
-            pooled["gap"][0].extend(gbeef)
-            pooled["gap"][1].extend(gtmax)
-            z = np.abs(d) / sig
-            atom_err = np.linalg.norm(d, axis=2).ravel()
-            atom_sig = np.sqrt((sig**2).sum(axis=2)).ravel()
-            row[key] = {
-                "ace_rmse_meV_A": _rmse(d, sym), "gap_rmse_meV_A": _rmse(gd, sym),
-                "ace_spearman_frame": float(spearmanr(beef, tmax)[0]),
-                "ace_spearman_frame_attainable": attainable_spearman(beef, sig),
-                "gap_spearman_frame": float(spearmanr(gbeef, gtmax)[0]),
-                "ace_spearman_atom": float(spearmanr(atom_sig, atom_err)[0]),
-                "ace_frac_within_1sigma": float(np.mean(z < 1)),
-                "ace_frac_within_2sigma": float(np.mean(z < 2)),
-                "n_frames": int(ht.n_frames)}
+        fits = [_one_fit(mat, tr, held, first, fit_settings, home) for tr in trains]
+        row = _aggregate(fits)
+        row.update({"n_atoms": len(s), "temperature_K": T, "train_frames": n_tr // a.stride - first + 1,
+                    "train_seeds": list(a.train_seeds), "fit_settings": fit_settings,
+                    "reference_md_s": t_ref})
+        for key in held:
             r = row[key]
-            fmt = lambda x: "{" + ", ".join(f"{k} {v:.1f}" for k, v in x.items()) + "}"  # noqa: E731
+            m = lambda x: x["mean"]  # noqa: E731
+            fmt = lambda x: "{" + ", ".join(f"{k} {m(v):.1f}" for k, v in x.items()) + "}"  # noqa: E731
+            pm = lambda x: f"{x['mean']:.2f}±{x['std'] or 0:.2f}"  # noqa: E731
             print(f"{mat:10s} {key:4s} RMSE meV/Å ACE {fmt(r['ace_rmse_meV_A'])}  GAP "
-                  f"{fmt(r['gap_rmse_meV_A'])}  Spearman(frame) ACE {r['ace_spearman_frame']:.2f} "
-                  f"(attainable {r['ace_spearman_frame_attainable']:.2f}) "
-                  f"GAP {r['gap_spearman_frame']:.2f}  atom {r['ace_spearman_atom']:.2f}  "
-                  f"<1σ {r['ace_frac_within_1sigma']:.2f} <2σ {r['ace_frac_within_2sigma']:.2f}",
+                  f"{fmt(r['gap_rmse_meV_A'])}  Spearman(frame) ACE max-BEEF "
+                  f"{pm(r['ace_spearman_frame'])} mean-BEEF {pm(r['ace_spearman_frame_mean_beef'])} "
+                  f"(attainable {m(r['ace_spearman_frame_attainable']):.2f}) GAP "
+                  f"{pm(r['gap_spearman_frame'])}  atom {m(r['ace_spearman_atom']):.2f}  "
+                  f"<1σ {m(r['ace_frac_within_1sigma']):.2f} <2σ {m(r['ace_frac_within_2sigma']):.2f}",
                   flush=True)
-        row["pooled_spearman_frame"] = {k: float(spearmanr(*v)[0]) for k, v in pooled.items()}
-        print(f"{mat:10s} T+1.6T pooled Spearman(frame BEEF, max error): ACE "
-              f"{row['pooled_spearman_frame']['ace']:.2f}, GAP {row['pooled_spearman_frame']['gap']:.2f}",
-              flush=True)
+        ps = row["pooled_spearman_frame"]
+        print(f"{mat:10s} T+1.6T pooled Spearman(frame BEEF, max error): ACE max-BEEF "
+              f"{ps['ace']['mean']:.2f}±{ps['ace']['std'] or 0:.2f}, mean-BEEF "
+              f"{ps['ace_mean']['mean']:.2f}, GAP {ps['gap']['mean']:.2f} "
+              f"({len(fits)} training runs)", flush=True)
         res[mat] = row
-    ok = all(row[k]["ace_rmse_meV_A"][e] <= row[k]["gap_rmse_meV_A"][e]
-             for row in res.values() for k in ("T",) for e in row[k]["ace_rmse_meV_A"])
-    sp = {k: all(row[k]["ace_spearman_frame"] >= 0.5 for row in res.values()) for k in ("T", "1.6T")}
-    spp = all(row["pooled_spearman_frame"]["ace"] >= 0.5 for row in res.values())
-    print(f"floors: ACE RMSE ≤ GAP at T for every element {'met' if ok else 'NOT met'}; "
-          f"per-frame Spearman ≥ 0.5 at T {'met' if sp['T'] else 'NOT met'}, at 1.6T "
-          f"{'met' if sp['1.6T'] else 'NOT met'}, pooled {'met' if spp else 'NOT met'}")
+    ok = all(row["T"]["ace_rmse_meV_A"][e]["mean"] <= row["T"]["gap_rmse_meV_A"][e]["mean"]
+             for row in res.values() for e in row["T"]["ace_rmse_meV_A"])
+    sp = {k: all(row[k]["ace_spearman_frame"]["mean"] >= 0.5 for row in res.values())
+          for k in ("T", "1.6T")}
+    spp = all(row["pooled_spearman_frame"]["ace"]["mean"] >= 0.5 for row in res.values())
+    print(f"floors (means over training runs): ACE RMSE ≤ GAP at T for every element "
+          f"{'met' if ok else 'NOT met'}; per-frame Spearman ≥ 0.5 at T "
+          f"{'met' if sp['T'] else 'NOT met'}, at 1.6T {'met' if sp['1.6T'] else 'NOT met'}, "
+          f"pooled {'met' if spp else 'NOT met'}")
     return res
 
 
@@ -249,7 +322,13 @@ def main(argv: list[str] | None = None) -> dict:
     ac = sub.add_parser("accuracy")
     ac.add_argument("--materials", nargs="+", default=list(DEFAULT_CELLS))
     ac.add_argument("--train-frames", type=int, default=40)
-    ac.add_argument("--test-frames", type=int, default=20)
+    ac.add_argument("--test-frames", type=int, default=60)
+    ac.add_argument("--train-seeds", type=int, nargs="+", default=[0, 21, 31],
+                    help="independent training runs (seeds); results are their mean ± std")
+    ac.add_argument("--cache", default=None,
+                    help="directory to keep / reuse the CHGNet trajectories (pickles)")
+    ac.add_argument("--fit", default=None,
+                    help='ACE fit settings as JSON, e.g. \'{"prior_groups": "element_order"}\'')
     ac.add_argument("--stride", type=int, default=10, help="MD steps between frames")
     ac.add_argument("--skip", type=int, default=100, help="MD steps discarded (equilibration)")
     ac.add_argument("--basis", default="auto")
