@@ -126,6 +126,15 @@ def _eliminate_free(acc: NormalEquations, n_free: int):
     return 0.5 * (G2 + G2.T), b2, yty2, n - rank, solve_free
 
 
+def _scaled_system(G0: np.ndarray, b0: np.ndarray, scale: np.ndarray):
+    """Normal equations in scaled columns and their eigenbasis: (G, b, eigenvalues ≥ 0,
+    eigenvectors V, Vᵀb)."""
+    G = G0 / np.outer(scale, scale)
+    b = b0 / scale
+    evals, V = np.linalg.eigh(G)
+    return G, b, evals.clip(min=0.0), V, V.T @ b
+
+
 def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
                  alpha_0: float | None = None, lam_0: float = 1.0,
                  n_free: int = 0, fixed: tuple[float, float] | None = None,
@@ -166,11 +175,7 @@ def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
     shape_used = (np.ones(P) if prior_shape is None
                   else np.asarray(prior_shape, dtype=float).copy())
     scale = scale * np.sqrt(shape_used)
-    G = G0 / np.outer(scale, scale)
-    b = b0 / scale
-    evals, V = np.linalg.eigh(G)
-    evals = evals.clip(min=0.0)
-    Vb = V.T @ b
+    G, b, evals, V, Vb = _scaled_system(G0, b0, scale)
     alpha = float(alpha_0) if alpha_0 else 1.0 / max(yty / n, 1e-300)
     lam = float(lam_0)
     converged = False
@@ -200,11 +205,7 @@ def fit_evidence(acc: NormalEquations, max_iter: int = 300, tol: float = 1e-8,
         converged = converged and ok
         shape_used = shape_used * factor
         scale = scale * np.sqrt(factor)
-        G = G0 / np.outer(scale, scale)
-        b = b0 / scale
-        evals, V = np.linalg.eigh(G)
-        evals = evals.clip(min=0.0)
-        Vb = V.T @ b
+        G, b, evals, V, Vb = _scaled_system(G0, b0, scale)
     d = lam + alpha * evals
     m_eig = alpha * Vb / d
     gamma = float(np.sum(alpha * evals / d))
