@@ -123,30 +123,40 @@ def _count(b: np.ndarray, nbins: int) -> np.ndarray:
     return np.bincount(b.ravel(), minlength=nbins + 1)[:nbins]
 
 
+def _components(sa: np.ndarray, sb: np.ndarray, pairs: str):
+    """(C, na, nb, fa, fb): fractional coordinates as contiguous per-component blocks
+    (3, C, n); fb is fa for ``pairs="unique"``."""
+    nc, na = sa.shape[:2]
+    fa = np.ascontiguousarray(sa.transpose(2, 0, 1))
+    fb = fa if pairs == "unique" else np.ascontiguousarray(sb.transpose(2, 0, 1))
+    return nc, na, sb.shape[1], fa, fb
+
+
+def _blocks(nc: int, na: int, nb: int, rows: int):
+    """(c0, c1, a0, a1): blocks of frames × row atoms of about BLOCK_PAIRS pairs each, for
+    ``rows`` row atoms per block against ``nb`` column atoms."""
+    frames = max(1, BLOCK_PAIRS // max(rows * nb, 1))
+    for c0 in range(0, nc, frames):
+        for a0 in range(0, na, rows):
+            yield c0, min(nc, c0 + frames), a0, min(na, a0 + rows)
+
+
 def _dense(sa: np.ndarray, sb: np.ndarray, metric: _Metric, r_max_A: float, dr_A: float,
            nbins: int, pairs: str) -> np.ndarray:
     """Counts over every pair of each frame (then corrected for the pair set)."""
-    nc, na = sa.shape[:2]
-    nb = sb.shape[1]
-    fa = np.ascontiguousarray(sa.transpose(2, 0, 1))  # (3, C, na)
-    fb = fa if pairs == "unique" else np.ascontiguousarray(sb.transpose(2, 0, 1))
+    nc, na, nb, fa, fb = _components(sa, sb, pairs)
     rows = max(1, min(na, BLOCK_PAIRS // max(nb, 1)))
-    frames = max(1, BLOCK_PAIRS // max(rows * nb, 1))
     counts = np.zeros(nbins, np.int64)
-    for c0 in range(0, nc, frames):
-        c1 = min(nc, c0 + frames)
-        for a0 in range(0, na, rows):
-            a1 = min(na, a0 + rows)
-            d = [_wrap(fb[k, c0:c1, None, :] - fa[k, c0:c1, a0:a1, None]) for k in range(3)]
-            b = _bins(metric.r2(*d), r_max_A, dr_A, nbins)  # (c, a, b)
-            counts += _count(b, nbins)
-            if pairs != "cross":  # the i = j entries of this block
-                i = np.arange(a1 - a0)
-                counts -= _count(b[:, i, a0 + i], nbins)
+    for c0, c1, a0, a1 in _blocks(nc, na, nb, rows):
+        d = [_wrap(fb[k, c0:c1, None, :] - fa[k, c0:c1, a0:a1, None]) for k in range(3)]
+        b = _bins(metric.r2(*d), r_max_A, dr_A, nbins)  # (c, a, b)
+        counts += _count(b, nbins)
+        if pairs != "cross":  # the i = j entries of this block
+            i = np.arange(a1 - a0)
+            counts -= _count(b[:, i, a0 + i], nbins)
     if pairs == "unique":  # every i ≠ j pair was counted in both orders, at one distance
         counts //= 2
     return counts
-
 
 
 def _prefilter_threshold(metric: _Metric, r_max_A: float) -> float:
@@ -164,10 +174,7 @@ def _prefiltered(sa: np.ndarray, sb: np.ndarray, metric: _Metric, r_max_A: float
                  nbins: int, pairs: str) -> np.ndarray:
     """Counts over the pairs whose float32 r² passes :func:`_prefilter_threshold`, each
     then evaluated exactly (float64, the dense kernel's formula)."""
-    nc, na = sa.shape[:2]
-    nb = sb.shape[1]
-    fa = np.ascontiguousarray(sa.transpose(2, 0, 1))  # (3, C, na) float64, as given
-    fb = fa if pairs == "unique" else np.ascontiguousarray(sb.transpose(2, 0, 1))
+    nc, na, nb, fa, fb = _components(sa, sb, pairs)  # float64, as given
     ga = (fa - np.floor(fa)).astype(np.float32)  # wrapped into [0, 1]: small rounding errors
     gb = ga if pairs == "unique" else (fb - np.floor(fb)).astype(np.float32)
     m32 = _Metric(metric.cell, np.float32)
@@ -175,31 +182,27 @@ def _prefiltered(sa: np.ndarray, sb: np.ndarray, metric: _Metric, r_max_A: float
     rows = max(1, min(na, BLOCK_PAIRS // max(nb, 1)))
     if pairs == "unique":  # row blocks see only the columns j ≥ their first row: ~half the work
         rows = max(1, min(rows, -(-na // 8)))
-    frames = max(1, BLOCK_PAIRS // max(rows * nb, 1))
     counts = np.zeros(nbins, np.int64)
-    for c0 in range(0, nc, frames):
-        c1 = min(nc, c0 + frames)
-        for a0 in range(0, na, rows):
-            a1 = min(na, a0 + rows)
-            j0 = a0 if pairs == "unique" else 0
-            d = [_wrap(gb[k, c0:c1, None, j0:] - ga[k, c0:c1, a0:a1, None]) for k in range(3)]
-            flat = np.flatnonzero(m32.r2(*d) < thr)  # into (c1 - c0, a1 - a0, nb - j0)
-            c, rest = np.divmod(flat, (a1 - a0) * (nb - j0))
-            i, j = np.divmod(rest, nb - j0)
-            i += a0
-            j += j0
-            c += c0
-            if pairs == "distinct":
-                keep = i != j
-            elif pairs == "unique":
-                keep = i < j
-            else:
-                keep = None
-            if keep is not None:
-                c, i, j = c[keep], i[keep], j[keep]
-            ia, jb = c * na + i, c * nb + j
-            dx = [_wrap(np.take(fb[k], jb) - np.take(fa[k], ia)) for k in range(3)]
-            counts += _count(_bins(metric.r2(*dx), r_max_A, dr_A, nbins), nbins)
+    for c0, c1, a0, a1 in _blocks(nc, na, nb, rows):
+        j0 = a0 if pairs == "unique" else 0
+        d = [_wrap(gb[k, c0:c1, None, j0:] - ga[k, c0:c1, a0:a1, None]) for k in range(3)]
+        flat = np.flatnonzero(m32.r2(*d) < thr)  # into (c1 - c0, a1 - a0, nb - j0)
+        c, rest = np.divmod(flat, (a1 - a0) * (nb - j0))
+        i, j = np.divmod(rest, nb - j0)
+        i += a0
+        j += j0
+        c += c0
+        if pairs == "distinct":
+            keep = i != j
+        elif pairs == "unique":
+            keep = i < j
+        else:
+            keep = None
+        if keep is not None:
+            c, i, j = c[keep], i[keep], j[keep]
+        ia, jb = c * na + i, c * nb + j
+        dx = [_wrap(np.take(fb[k], jb) - np.take(fa[k], ia)) for k in range(3)]
+        counts += _count(_bins(metric.r2(*dx), r_max_A, dr_A, nbins), nbins)
     return counts
 
 
