@@ -162,8 +162,8 @@ def attainable_spearman(beef: np.ndarray, sigma: np.ndarray, n_draws: int = 200,
     were Gaussian draws with the predictive σ, whose noise part (the same for every frame of
     a composition) no estimate can rank. A measured value far above it (Na3SbS4 at T: 0.64
     against 0.05) says the errors are not such noise but follow the model σ; far below it
-    (AgI at T, one training run with the previous prior: 0.04 against 0.76) says the σ varies between frames
-    where the true error does not.
+    (AgI at T, one training run with the previous prior: 0.04 against 0.76) says the σ
+    varies between frames where the true error does not.
     """
     from scipy.stats import spearmanr
 
