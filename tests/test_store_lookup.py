@@ -55,3 +55,29 @@ def test_other_queries_and_updates_behave_as_montydb(stores):
     assert [d["data"] for d in plain.query({"blob_uuid": "b-003"})] == ["replaced"]
     keyed.update([{"blob_uuid": "new", "data": 1}])
     assert plain.count() == 31 and plain.count({"blob_uuid": "new"}) == 1
+
+
+def test_connecting_again_does_not_rewrite_the_storage_file_other_processes_read(tmp_path, monkeypatch):
+    """maggma's MontyStore rewrites ``.monty.storage`` at every connect (a worker reading it
+    meanwhile saw an empty storage name and its job fizzled); ours only writes it once."""
+    import montydb.configure as mc
+
+    from ssic_flows.store.keyed_monty import EmbeddedMontyStore
+
+    kw = dict(database_path=str(tmp_path), database_name="ssic", storage="sqlite", key="uuid")
+    first = EmbeddedMontyStore("outputs", **kw)
+    first.connect()
+    first.update([{"uuid": "a", "x": 1}])
+    writes = []
+    real = mc.set_storage
+    monkeypatch.setattr(mc, "set_storage", lambda *a, **k: writes.append(a) or real(*a, **k))
+    for cls in (EmbeddedMontyStore, KeyedMontyStore):
+        s = cls("outputs", **kw)
+        s.connect()
+        assert s.query_one({"uuid": "a"})["x"] == 1
+    assert writes == []
+    import maggma.stores.mongolike as ml
+
+    monkeypatch.setattr(ml, "set_storage", lambda *a, **k: writes.append(a) or real(*a, **k))
+    MontyStore("outputs", **kw).connect()
+    assert len(writes) == 1  # the stock store rewrites the file that the others read

@@ -16,20 +16,19 @@ __all__ = ["get_jobstore", "prime_embedded_stores"]
 def get_jobstore(cfg: StoreConfig) -> JobStore:
     """A JobStore with a ``data`` additional store for big arrays.
 
-    Embedded: ``MontyStore`` (montydb, sqlite storage) under ``<home>/jobstore`` for both the
-    docs and the data store (persists across processes and keeps concurrent writes); the data
-    store is a :class:`~ssic_flows.store.keyed_monty.KeyedMontyStore`, whose blob look-ups
+    Embedded: montydb (sqlite storage) under ``<home>/jobstore`` for both the docs and the
+    data store (persists across processes and keeps concurrent writes), as
+    :class:`~ssic_flows.store.keyed_monty.EmbeddedMontyStore` (worker processes can connect
+    at once); the data store is a :class:`~ssic_flows.store.keyed_monty.KeyedMontyStore`, whose blob look-ups
     decode only the matching rows (montydb has no index).
     Server: ``MongoStore`` (collection ``outputs``) + ``GridFSStore`` (``outputs_data``), from the URI.
     """
     if cfg.mode == "embedded":
-        from maggma.stores import MontyStore
-
-        from ssic_flows.store.keyed_monty import KeyedMontyStore
+        from ssic_flows.store.keyed_monty import EmbeddedMontyStore, KeyedMontyStore
 
         root = cfg.data_dir / "jobstore"
         root.mkdir(parents=True, exist_ok=True)
-        docs = MontyStore("outputs", database_path=str(root), database_name="ssic",
+        docs = EmbeddedMontyStore("outputs", database_path=str(root), database_name="ssic",
                           storage="sqlite", key="uuid")
         data = KeyedMontyStore("outputs_data", database_path=str(root), database_name="ssic",
                                storage="sqlite", key="blob_uuid")

@@ -25,10 +25,43 @@ from typing import Any, Iterator
 from maggma.stores import MontyStore
 from monty.json import jsanitize
 
-__all__ = ["KeyedMontyStore"]
+__all__ = ["EmbeddedMontyStore", "KeyedMontyStore"]
 
 
-class KeyedMontyStore(MontyStore):
+class EmbeddedMontyStore(MontyStore):
+    """:class:`~maggma.stores.MontyStore` that several processes can connect to at once.
+
+    maggma's ``connect`` calls montydb's ``set_storage`` every time, which rewrites the
+    repository's ``.monty.storage`` file (``open(..., "w")``, then the name): a worker
+    connecting while another rewrites it reads an empty name and fails with "No module
+    named 'montydb.storage.'" (seen once in the two-worker store test: its first job
+    fizzled). Here the storage is only set when the repository does not already name it;
+    the parent process connects first (:func:`~ssic_flows.store.jobstore.prime_embedded_stores`),
+    so the workers only read.
+    """
+
+    def connect(self, force_reset: bool = False) -> None:
+        if self._coll and not force_reset:
+            return
+        from montydb import MontyClient
+        from montydb.configure import _storage_ident_fname, set_storage
+
+        if self.database_path != ":memory:" and not _names_storage(
+                os.path.join(self.database_path, _storage_ident_fname), self.storage):
+            set_storage(self.database_path, storage=self.storage, **self.storage_kwargs)
+        client = MontyClient(self.database_path, **self.client_kwargs)
+        self._coll = client[self.database_name][self.collection_name]
+
+
+def _names_storage(ident_file: str, storage: str) -> bool:
+    try:
+        with open(ident_file) as fh:
+            return fh.readline().strip() == storage
+    except OSError:
+        return False
+
+
+class KeyedMontyStore(EmbeddedMontyStore):
     """:class:`~maggma.stores.MontyStore` (sqlite storage) with key look-ups that decode
     only the documents holding the key (module docstring); same constructor."""
 
