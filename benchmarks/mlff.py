@@ -122,21 +122,26 @@ def speed(a) -> dict:
 
 
 # ---------------------------------------------------------------------------------- accuracy
-def _errors_ace(model, traj):
+def _errors_ace(model, traj) -> dict:
+    """Per held-out frame: force error d (F, N, 3) eV/Å, predictive σ ``sig`` and model
+    (posterior) σ ``msig`` (F, N, 3) eV/Å, frame BEEF max / atom-mean (F,) eV/Å, true max
+    atom RMS error ``tmax`` (F,) eV/Å, ``sym`` (N,)."""
     calc = model.calculator(with_sigma=True)
-    d_all, s_all, beef, true_max, sym = [], [], [], [], np.array(traj.species)
-    beef_mean = []
+    keys = ("d", "sig", "msig", "beef", "beef_mean", "tmax")
+    out: dict = {k: [] for k in keys}
     for i in range(traj.n_frames):
         calc.calculate(traj.to_ase(i))
         p = calc.last_prediction
         d = p.forces_eV_A - traj.forces[i]
-        d_all.append(d)
-        s_all.append(p.predictive_sigma_eV_A)
-        beef.append(p.beef_eV_A)
-        beef_mean.append(float(p.beef_atoms_eV_A.mean()))
-        true_max.append(float(np.sqrt((d**2).mean(axis=1)).max()))
-    return (np.array(d_all), np.array(s_all), np.array(beef), np.array(true_max), sym,
-            np.array(beef_mean))
+        out["d"].append(d)
+        out["sig"].append(p.predictive_sigma_eV_A)
+        out["msig"].append(p.force_sigma_eV_A)
+        out["beef"].append(p.beef_eV_A)
+        out["beef_mean"].append(float(p.beef_atoms_eV_A.mean()))
+        out["tmax"].append(float(np.sqrt((d**2).mean(axis=1)).max()))
+    out = {k: np.array(v) for k, v in out.items()}
+    out["sym"] = np.array(traj.species)
+    return out
 
 
 def _errors_gap(pot, vpot, traj):
@@ -202,8 +207,9 @@ def _seed_stats(values: list[float]) -> dict:
             "values": [float(x) for x in v]}
 
 
-def _one_fit(mat, tr, held, first, fit_settings, home) -> dict:
-    """ACE and GAP fitted on one training run, evaluated on the held-out runs."""
+def _one_fit(mat, tr, held, first, fit_settings, home) -> tuple[dict, dict]:
+    """ACE and GAP fitted on one training run, evaluated on the held-out runs: (numbers,
+    ACE errors per held-out run as :func:`_errors_ace` gives them)."""
     from scipy.stats import spearmanr
 
     from ssic_flows.engines.ace.fit import fit_ace
@@ -214,8 +220,12 @@ def _one_fit(mat, tr, held, first, fit_settings, home) -> dict:
     row = {"ace_basis": ace.size["name"], "ace_coefficients": ace.info["n_coefficients"],
            "ace_fit_s": ace.info["fit_wall_s"], "gap_fit_s": gfit["fit_wall_s"]}
     pooled = {"ace": ([], []), "ace_mean": ([], []), "gap": ([], [])}
+    errors: dict = {}
     for key, ht in held.items():
-        d, sig, beef, tmax, sym, beef_mean = _errors_ace(ace, ht)
+        e = _errors_ace(ace, ht)
+        errors[key] = e
+        d, sig, beef, tmax, sym, beef_mean = (e[k] for k in ("d", "sig", "beef", "tmax",
+                                                              "sym", "beef_mean"))
         gd, gbeef, gtmax = _errors_gap(gpot, gvpot, ht)
         for k, (x, y) in (("ace", (beef, tmax)), ("ace_mean", (beef_mean, tmax)),
                           ("gap", (gbeef, gtmax))):
@@ -232,9 +242,38 @@ def _one_fit(mat, tr, held, first, fit_settings, home) -> dict:
                                                  np.linalg.norm(d, axis=2).ravel())[0]),
             "ace_frac_within_1sigma": float(np.mean(z < 1)),
             "ace_frac_within_2sigma": float(np.mean(z < 2)),
+            "ace_model_sigma_share": _sigma_share(e),
             "n_frames": int(ht.n_frames)}
     row["pooled_spearman_frame"] = {k: float(spearmanr(*v)[0]) for k, v in pooled.items()}
-    return row
+    return row, errors
+
+
+def _sigma_share(e: dict) -> dict:
+    """Per element, the share of the mean squared force error that the posterior accounts
+    for: mean(model σ²) / mean(ΔF²) over the held-out components. 1 when the error is what
+    the posterior expects (plus no noise); near 0 when it is error the model cannot see
+    (a limit of the basis, the same for every fit: see :func:`reproducibility`)."""
+    return {str(el): float(np.mean(e["msig"][:, e["sym"] == el] ** 2)
+                           / np.mean(e["d"][:, e["sym"] == el] ** 2))
+            for el in sorted(set(e["sym"]))}
+
+
+def reproducibility(errs: list[dict]) -> dict:
+    """How much of the held-out error is the same for fits on independent training runs,
+    mean over pairs of fits: Pearson correlation of their force-error components, and
+    Spearman of their per-frame max atom errors. A posterior σ measures what independent
+    data would change; an error every fit makes alike (the limit of the basis) is outside
+    it, and the per-frame Spearman of any posterior BEEF is bounded by what is left."""
+    from itertools import combinations
+
+    from scipy.stats import spearmanr
+
+    pairs = list(combinations(range(len(errs)), 2))
+    if not pairs:
+        return {"component_corr": None, "frame_max_spearman": None}
+    cc = [np.corrcoef(errs[i]["d"].ravel(), errs[j]["d"].ravel())[0, 1] for i, j in pairs]
+    fs = [spearmanr(errs[i]["tmax"], errs[j]["tmax"])[0] for i, j in pairs]
+    return {"component_corr": float(np.mean(cc)), "frame_max_spearman": float(np.mean(fs))}
 
 
 def _aggregate(fits: list[dict]) -> dict:
@@ -279,8 +318,11 @@ def accuracy(a) -> dict:
                                    lambda: _md(s, chg, 1.6 * T, n_te, a.stride, 12))}
         held = {k: v[np.arange(first, v.n_frames)] for k, v in held.items()}
         t_ref = time.perf_counter() - t0
-        fits = [_one_fit(mat, tr, held, first, fit_settings, home) for tr in trains]
+        both = [_one_fit(mat, tr, held, first, fit_settings, home) for tr in trains]
+        fits = [f for f, _ in both]
         row = _aggregate(fits)
+        for key in held:
+            row[key]["ace_error_reproducibility"] = reproducibility([e[key] for _, e in both])
         row.update({"n_atoms": len(s), "temperature_K": T, "train_frames": n_tr // a.stride - first + 1,
                     "train_seeds": list(a.train_seeds), "fit_settings": fit_settings,
                     "reference_md_s": t_ref})
@@ -296,6 +338,13 @@ def accuracy(a) -> dict:
                   f"{pm(r['gap_spearman_frame'])}  atom {m(r['ace_spearman_atom']):.2f}  "
                   f"<1σ {m(r['ace_frac_within_1sigma']):.2f} <2σ {m(r['ace_frac_within_2sigma']):.2f}",
                   flush=True)
+            rep = r["ace_error_reproducibility"]
+            share = ", ".join(f"{k} {m(v):.2f}" for k, v in r["ace_model_sigma_share"].items())
+            if rep["component_corr"] is not None:
+                print(f"{'':10s} {key:4s} error alike across training runs: components "
+                      f"r = {rep['component_corr']:.2f}, per-frame max Spearman "
+                      f"{rep['frame_max_spearman']:.2f}; posterior share of the MSE {{{share}}}",
+                      flush=True)
         ps = row["pooled_spearman_frame"]
         print(f"{mat:10s} T+1.6T pooled Spearman(frame BEEF, max error): ACE max-BEEF "
               f"{ps['ace']['mean']:.2f}±{ps['ace']['std'] or 0:.2f}, mean-BEEF "
