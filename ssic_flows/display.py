@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-__all__ = ["RunProgress", "calibration_line", "fmt_pm", "print_summaries", "verdict_cell"]
+__all__ = ["RunProgress", "calibration_line", "error_estimate_line", "fmt_pm", "print_summaries",
+           "verdict_cell"]
 
 
 class RunProgress:
@@ -78,6 +79,24 @@ def calibration_line(cal: dict | None) -> str:
     return (f"measured false-\"differs\" rate: {cal['n_differs']} of {cal['n_tests']} observable "
             f"tests ({100 * cal['rate']:.1f} %) over {cal['n_splits']} splits of the "
             f"{cal['n_seeds']} MLMD seeds into two halves")
+
+
+def error_estimate_line(check: dict | None) -> str:
+    """The MLFF's force-error estimate against the true error on the validation frames
+    (:func:`ssic_flows.analysis.forces.error_estimate_check`), one line."""
+    if not check:
+        return "BEEF vs true force error: not checked (no force validation)"
+    if "within_1sigma" not in check:
+        return f"BEEF vs true force error: {check.get('reason') or 'not determined'}"
+    w1, w2 = check["within_1sigma"].get("all"), check["within_2sigma"].get("all")
+    g1, g2 = check.get("gaussian") or (0.683, 0.954)
+    rho, ci = check.get("frame_spearman"), check.get("frame_spearman_ci95")
+    rank = (f"per-frame Spearman(BEEF, largest atom error) {rho:.2f} [95 %: {ci[0]:.2f}, {ci[1]:.2f}]"
+            if rho is not None else f"per-frame ranking {check.get('frame_spearman_reason')}")
+    z = ", ".join(f"{k} {v:.2f}" for k, v in check["z_rms"].items() if k != "all")
+    return (f"BEEF vs true force error on {check['n_frames']} validation frames: "
+            f"{100 * w1:.0f} % of components within 1σ, {100 * w2:.0f} % within 2σ (calibrated "
+            f"{100 * g1:.0f} / {100 * g2:.0f} %); RMS error/σ {z}; {rank}")
 
 
 def _short(reason: str) -> str:
@@ -160,6 +179,12 @@ def print_summaries(summaries: list[dict], console: Console | None = None) -> No
                 f"{tr.get('beef_threshold_eV_A')} eV/Å); "
                 + ("converged" if tr.get("converged") else "[yellow]not converged[/yellow] "
                    "(max_iterations reached)"))
+            oc = tr.get("otf_checks") or {}
+            if oc.get("n_frames") and oc.get("median_true_over_beef") is not None:
+                console.print(
+                    f"  checked on its own labels: on {oc['n_frames']} candidates the true largest "
+                    f"atom error was {oc['median_true_over_beef']:.1f}× the BEEF that selected "
+                    "them (median; the BEEF is the model's part of the error, without the noise)")
         if s.get("force_rmse_meV_A"):
             ft = Table(title="force error vs reference (MLFF validation)", title_justify="left")
             ft.add_column("element"); ft.add_column("RMSE [meV/Å]"); ft.add_column("MAE [meV/Å]")
@@ -168,6 +193,7 @@ def print_summaries(summaries: list[dict], console: Console | None = None) -> No
                 ft.add_row(el, f"{v:.1f}", f"{(s.get('force_mae_meV_A') or {}).get(el, float('nan')):.1f}",
                            f"{(s.get('ref_force_std_meV_A') or {}).get(el, float('nan')):.0f}")
             console.print(ft)
+            console.print(error_estimate_line(s.get("force_error_estimate")))
         comps = s.get("comparisons") or {}
         if comps:
             vt = Table(title="verdicts: |difference| ± its 95 % uncertainty \\[tolerance] per comparison; "

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import yaml
 
 from ssic_flows.analysis.compare import PROCEDURE
-from ssic_flows.display import calibration_line, left_domain_lines
+from ssic_flows.display import calibration_line, error_estimate_line, left_domain_lines
 from ssic_flows.plots import FIGURES, plot_all
 from ssic_flows.plots.training import beef_label
 
@@ -284,6 +284,7 @@ def _summary_tables(s: dict, curves: dict | None = None) -> str:
         out.append(_table(("element", "RMSE (meV/Å)", "MAE (meV/Å)", "reference force std (meV/Å)"),
                           [(el, _fmt(v, "{:.1f}"), _fmt(mae.get(el), "{:.1f}"), _fmt(spread.get(el), "{:.1f}"))
                            for el, v in rmse.items()], ["", "num", "num", "num"]))
+        out.append(f"<p class=\"note\">{_e(error_estimate_line(s.get('force_error_estimate')))}.</p>")
     else:
         out.append("<p class=\"note\">No force validation in this study.</p>")
     return "".join(out)

@@ -134,6 +134,13 @@ class ValidationOutput(_Doc):
     ref_force_std_meV_A: dict[str, float] = Field(default_factory=dict)
     parity_data: dict[str, Any] | None = Field(
         None, description="species, predicted and reference force components (eV/Å); data store")
+    error_estimate: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the MLFF's own force-error estimate checked against the true error on these "
+                    "frames (ssic_flows.analysis.forces.error_estimate_check): n_frames, "
+                    "within_1sigma / within_2sigma / z_rms per element, frame_spearman "
+                    "(BEEF vs true max atom error) with frame_spearman_ci95, or reason where "
+                    "the engine gives no σ")
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -184,6 +191,9 @@ class StudySummary(_Doc):
                     "{rate, n_differs, n_tests, n_splits, n_seeds, reason}")
     force_rmse_meV_A: dict[str, float] = Field(default_factory=dict)
     force_mae_meV_A: dict[str, float] = Field(default_factory=dict)
+    force_error_estimate: dict[str, Any] = Field(
+        default_factory=dict, description="ValidationOutput.error_estimate: the BEEF checked "
+                                          "against the true error on the validation frames")
     ref_force_std_meV_A: dict[str, float] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict, description="n structures, BEEF curve, converged")
     hot_training: dict[str, Any] | None = None

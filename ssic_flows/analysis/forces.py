@@ -31,7 +31,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["ForceErrorInputError", "ElementForceError", "ForceErrorResult", "force_errors"]
+__all__ = ["ElementForceError", "ForceErrorInputError", "ForceErrorResult",
+           "error_estimate_check", "force_errors"]
 
 
 class ForceErrorInputError(ValueError):
@@ -230,3 +231,89 @@ def force_errors(
     overall = _summarise("all", err, ref, int(n_boot), rng)
     return ForceErrorResult(per_element=per, overall=overall, n_frames=int(pred.shape[0]),
                             n_boot=int(n_boot), seed=int(seed))
+
+
+#: Fraction of a Gaussian's components within 1σ and 2σ (the calibrated values).
+GAUSSIAN_WITHIN = (0.6826894921370859, 0.9544997361036416)
+
+
+def _spearman_ci95(rho: float, n: int) -> tuple[float, float]:
+    """95 % interval of a Spearman ρ from n pairs: Fisher z with the variance 1.06 / (n − 3)
+    of Fieller, Hartley & Pearson (Biometrika 44, 470, 1957); n ≥ 10."""
+    z = np.arctanh(np.clip(rho, -0.999999, 0.999999))
+    h = 1.959963984540054 * np.sqrt(1.06 / (n - 3))
+    return float(np.tanh(z - h)), float(np.tanh(z + h))
+
+
+def error_estimate_check(species: Sequence[str], f_pred_eV_A: np.ndarray, f_ref_eV_A: np.ndarray,
+                         sigma_eV_A: np.ndarray, frame_estimate_eV_A: np.ndarray,
+                         min_frames: int = 10) -> dict:
+    """Does a force-error estimate predict the true error? Checked on frames with reference
+    forces (e.g. the validation single points).
+
+    Parameters
+    ----------
+    species: element per atom, length N.
+    f_pred_eV_A, f_ref_eV_A: (F, N, 3) predicted and reference forces, eV/Å.
+    sigma_eV_A: (F, N, 3) the predicted standard deviation of each force component, eV/Å
+        (for linear ACE its predictive σ: posterior ⊕ fitted noise).
+    frame_estimate_eV_A: (F,) the per-frame error estimate (e.g. the BEEF, max over atoms).
+    min_frames: fewer frames than this: the frame ranking is not determined.
+
+    Returns
+    -------
+    dict (JSON-ready): ``n_frames``; ``within_1sigma`` / ``within_2sigma``: element (and
+    ``"all"``) → fraction of components with |ΔF| < σ / < 2σ (calibrated: 0.683 / 0.954,
+    ``gaussian``); ``z_rms``: element → RMS of ΔF/σ (calibrated: 1; 2 means the errors
+    are twice what σ says); ``frame_spearman``: Spearman of the per-frame estimate against
+    the true largest atom error (RMS over its components), with ``frame_spearman_ci95``
+    (Fisher z, frames taken as independent: snapshots far apart in an MD run), or None and
+    the reason in ``frame_spearman_reason``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> sig = np.full((400, 8, 3), 0.1)
+    >>> ref = rng.normal(size=sig.shape); pred = ref + rng.normal(size=sig.shape) * sig
+    >>> out = error_estimate_check(["Cu"] * 8, pred, ref, sig, sig.max(axis=(1, 2)))
+    >>> round(out["within_1sigma"]["Cu"], 2), out["frame_spearman"]
+    (0.69, None)
+    """
+    species = [str(x) for x in species]
+    n = len(species)
+    pred = _check_forces("f_pred_eV_A", f_pred_eV_A, n)
+    ref = _check_forces("f_ref_eV_A", f_ref_eV_A, n)
+    sig = _check_forces("sigma_eV_A", sigma_eV_A, n)
+    if not (pred.shape == ref.shape == sig.shape):
+        raise ForceErrorInputError(
+            f"forces and σ must cover the same frames: predicted {pred.shape}, reference "
+            f"{ref.shape}, σ {sig.shape}")
+    if np.any(sig <= 0):
+        raise ForceErrorInputError("σ must be > 0 for every component; pass the predictive σ "
+                                   "(model ⊕ noise), not the model part alone")
+    est = np.asarray(frame_estimate_eV_A, dtype=float).reshape(-1)
+    if est.shape != (pred.shape[0],):
+        raise ForceErrorInputError(f"frame_estimate_eV_A needs one value per frame "
+                                   f"({pred.shape[0]}), got {est.shape}")
+    d = pred - ref
+    z = np.abs(d) / sig
+    sp = np.asarray(species)
+    groups = {el: sp == el for el in dict.fromkeys(species)} | {"all": np.ones(n, bool)}
+    out: dict = {
+        "n_frames": int(d.shape[0]), "gaussian": list(GAUSSIAN_WITHIN),
+        "within_1sigma": {k: float(np.mean(z[:, m] < 1)) for k, m in groups.items()},
+        "within_2sigma": {k: float(np.mean(z[:, m] < 2)) for k, m in groups.items()},
+        "z_rms": {k: float(np.sqrt(np.mean(z[:, m] ** 2))) for k, m in groups.items()},
+        "frame_spearman": None, "frame_spearman_ci95": None, "frame_spearman_reason": "",
+    }
+    true_max = np.sqrt((d**2).mean(axis=2)).max(axis=1)
+    if d.shape[0] < max(int(min_frames), 4):
+        out["frame_spearman_reason"] = (f"not determined: {d.shape[0]} frames < {min_frames}; "
+                                        "compare more snapshots (n_snapshots)")
+    elif np.ptp(est) == 0 or np.ptp(true_max) == 0:
+        out["frame_spearman_reason"] = "not determined: the estimate or the error is the same in every frame"
+    else:
+        from scipy.stats import spearmanr
+
+        rho = float(spearmanr(est, true_max)[0])
+        out["frame_spearman"] = rho
+        out["frame_spearman_ci95"] = list(_spearman_ci95(rho, d.shape[0]))
+    return out

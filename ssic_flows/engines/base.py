@@ -176,6 +176,13 @@ class MLFFEngine(ABC):
     def predict(self, model, frames):
         """Forces (F, N, 3) in eV/Å predicted for each frame of a Trajectory."""
 
+    def predict_with_sigma(self, model, frames):
+        """(forces (F, N, 3) eV/Å, σ of each force component (F, N, 3) eV/Å or None,
+        per-frame error estimate (F,) eV/Å or None): the engine's own error estimate
+        beside its forces, for checking it against reference forces. None where the engine
+        has no per-component force σ (the default)."""
+        return self.predict(model, frames), None, None
+
     @abstractmethod
     def provenance(self) -> dict[str, Any]:
         """engine, engine_version, settings."""

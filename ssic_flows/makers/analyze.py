@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from jobflow import job
 
 from ssic_flows.schemas import MDOutput, StudySummary, TrainOutput, ValidationOutput
 
-__all__ = ["analyze_study_job", "split_left_domain"]
+__all__ = ["analyze_study_job", "otf_checks", "split_left_domain"]
 
 
 def _train_summary(t: TrainOutput | None) -> dict[str, Any]:
@@ -21,7 +22,25 @@ def _train_summary(t: TrainOutput | None) -> dict[str, Any]:
             "beef_kind": t.metadata.get("beef_kind"),
             "temperature_K": t.temperature_K, "model_path": t.model_path,
             "explore_temperature_K": t.metadata.get("explore_temperature_K"),
-            "model_sha256": t.model_sha256, "wall_time_s": t.wall_time_s}
+            "model_sha256": t.model_sha256, "wall_time_s": t.wall_time_s,
+            "otf_checks": otf_checks(t.metadata.get("iterations") or [])}
+
+
+def otf_checks(iterations: list[dict]) -> dict[str, Any]:
+    """The on-the-fly loop's own checks pooled: each iteration's labels measured the previous
+    model's true largest atom error (eV/Å) on the candidates its BEEF (eV/Å) selected.
+    {n_frames, beef_eV_A, true_max_eV_A, median_true_over_beef}; n_frames 0 when no
+    iteration labelled candidates after a first fit."""
+    beef, true = [], []
+    for it in iterations:
+        c = it.get("estimate_check") or {}
+        b, e = c.get("beef_eV_A") or [], c.get("true_max_atom_rmse_eV_A") or []
+        if len(b) == len(e):  # candidates and their labels, in order
+            beef += [float(x) for x in b]
+            true += [float(x) for x in e]
+    ratio = [e / b for b, e in zip(beef, true) if b > 0]
+    return {"n_frames": len(beef), "beef_eV_A": beef, "true_max_eV_A": true,
+            "median_true_over_beef": float(np.median(ratio)) if ratio else None}
 
 
 def split_left_domain(mlmd: list[MDOutput], transfer: MDOutput | None = None,
@@ -87,6 +106,7 @@ def analyze_study_job(info: dict, reference: MDOutput, mlmd: list[MDOutput], tra
         scalars_compared=res["scalars_compared"], comparisons=res["comparisons"],
         verdict_calibration=res["verdict_calibration"],
         force_rmse_meV_A=dict(val.rmse_meV_A) if val else {},
+        force_error_estimate=dict(val.error_estimate) if val else {},
         force_mae_meV_A=dict(val.mae_meV_A) if val else {},
         ref_force_std_meV_A=dict(val.ref_force_std_meV_A) if val else {},
         training=_train_summary(trn), hot_training=_train_summary(htrn) if htrn else None,

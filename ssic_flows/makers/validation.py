@@ -4,7 +4,11 @@
 random (seeded, without replacement; only after ``skip_fs`` and never frame 0, the start
 structure an MLFF's training shares), gets reference forces (eV/Å) for them, predicts them
 with the MLFF and reports per-element component-wise RMSE/MAE (meV/Å) with bootstrap 95 %
-intervals through :func:`ssic_flows.analysis.forces.force_errors`.
+intervals through :func:`ssic_flows.analysis.forces.force_errors`. Where the MLFF engine
+gives a σ per force component (``predict_with_sigma``; linear ACE: its exact posterior), the
+same frames check that estimate against the true error
+(:func:`ssic_flows.analysis.forces.error_estimate_check`: fraction within 1σ and 2σ, and
+the per-frame Spearman of the BEEF against the largest atom error, with its 95 % interval).
 
 Reference forces: frames of a reference MD trajectory already carry the reference engine's
 forces, which *are* a single point at that geometry (same engine, same settings). With
@@ -62,7 +66,7 @@ def pick_snapshots(traj: Trajectory, n_snapshots: int, seed: int, skip_fs: float
 def compare_forces(labelled: Trajectory, model: TrainOutput, mlff: str, mlff_settings: dict,
                    n_boot: int = 1000, seed: int = 0, details: dict | None = None) -> ValidationOutput:
     """Per-element force errors (meV/Å) of the MLFF on frames carrying reference forces."""
-    from ssic_flows.analysis.forces import force_errors
+    from ssic_flows.analysis.forces import error_estimate_check, force_errors
     from ssic_flows.engines.registry import get_mlff_engine
 
     frames = require(labelled, Trajectory, "labelled frames", "pass static_job.output.forces")
@@ -70,8 +74,13 @@ def compare_forces(labelled: Trajectory, model: TrainOutput, mlff: str, mlff_set
         raise EngineError("the frames carry no reference forces; run the reference static "
                           "maker on them first (reuse_reference_forces=False)")
     eng = get_mlff_engine(mlff, **(mlff_settings or {}))
-    pred = np.asarray(eng.predict(model, frames), dtype=float)
+    pred, sigma, beef = eng.predict_with_sigma(model, frames)
+    pred = np.asarray(pred, dtype=float)
     res = force_errors(frames.species, pred, frames.forces, n_boot=n_boot, seed=seed)
+    if sigma is None:
+        check = {"reason": f"not determined: the {mlff} engine gives no σ per force component"}
+    else:
+        check = error_estimate_check(frames.species, pred, frames.forces, sigma, beef)
     per = res.per_element
     prov = eng.provenance()
     prov = EngineProvenance.model_validate(prov) if isinstance(prov, dict) else prov
@@ -85,6 +94,7 @@ def compare_forces(labelled: Trajectory, model: TrainOutput, mlff: str, mlff_set
         ref_force_std_meV_A={k: v.ref_spread_meV_A for k, v in per.items()},
         parity_data={"species": list(frames.species), "units": "eV/A",
                      "predicted_eV_A": pred.tolist(), "reference_eV_A": frames.forces.tolist()},
+        error_estimate=check,
         details={"overall_rmse_meV_A": res.overall.rmse_meV_A,
                  "overall_mae_meV_A": res.overall.mae_meV_A, "n_boot": n_boot, "seed": seed,
                  "frame_steps": frames.steps.tolist(), "model_path": model.model_path,

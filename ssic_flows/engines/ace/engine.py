@@ -83,6 +83,20 @@ class AceEngine(MLFFEngine):
             out[i] = calc.results["forces"]
         return out
 
+    def predict_with_sigma(self, model, frames):
+        """Forces (F, N, 3) eV/Å, predictive σ (F, N, 3) eV/Å (posterior ⊕ the fit's
+        cross-validated noise) and the BEEF (F,) eV/Å (max over atoms of the posterior σ)."""
+        calc = ace_model(model).calculator(with_sigma=True)
+        traj = require(frames, Trajectory, "frames", "pass e.g. md_job.output.trajectory")
+        f = np.empty((traj.n_frames, traj.n_atoms, 3))
+        sig = np.empty_like(f)
+        beef = np.empty(traj.n_frames)
+        for i in range(traj.n_frames):
+            calc.calculate(traj.to_ase(i))
+            p = calc.last_prediction
+            f[i], sig[i], beef[i] = p.forces_eV_A, p.predictive_sigma_eV_A, p.beef_eV_A
+        return f, sig, beef
+
     def provenance(self) -> dict[str, Any]:
         return ace_provenance(**self.engine_settings).model_dump()
 
