@@ -59,6 +59,9 @@ def test_validation_reuse_and_recompute(tmp_path, monkeypatch):
         lo, hi = v.ci95_rmse_meV_A["Cu"]
         assert lo <= v.rmse_meV_A["Cu"] <= hi
         assert np.asarray(v.parity_data["predicted_eV_A"]).shape == (8, 32, 3)
+        # GAP has no σ per force component: its check says so instead of a number
+        assert v.error_estimate == {"reason": "not determined: the gap engine gives no σ per "
+                                              "force component"}
     # recomputed single points at the same geometries equal the stored MD forces
     assert a.details["frame_steps"] == b.details["frame_steps"]
     assert a.rmse_meV_A["Cu"] == pytest.approx(b.rmse_meV_A["Cu"], rel=1e-6)
