@@ -205,3 +205,21 @@ def test_undetermined_D_is_said_with_its_reason_and_never_averaged():
     assert scalar_table([good, good])["D_cm2_s"]["Ag"]["mean"] == 2e-5
     assert fmt_pm(t["D_cm2_s"]["Ag"]) == "not determined (1 of 2 runs: ballistic MSD; needs ≥ 1.4 ps)"
     assert _fmt(scalar_table([bad])["D_final_cm2_s"]["Ag"]) == f"not determined ({why})"
+
+
+def test_report_shows_the_beef_checked_against_the_true_error(study, tmp_path):
+    import numpy as np
+
+    from ssic_flows.analysis.forces import error_estimate_check
+
+    summary, _ = study
+    rng = np.random.default_rng(0)
+    sig = np.full((20, 4, 3), 0.1) * rng.uniform(0.5, 2.0, (20, 1, 1))
+    ref = rng.normal(size=sig.shape)
+    check = error_estimate_check(["Li", "Li", "S", "S"], ref + rng.normal(size=sig.shape) * sig,
+                                 ref, sig, sig.max(axis=(1, 2)))
+    page = render_report("c1", [(dict(summary, force_error_estimate=check), {})], tmp_path / "f")
+    assert "BEEF vs true force error on 20 validation frames" in page
+    assert f"{100 * check['within_1sigma']['all']:.0f} % of components within 1σ" in page
+    bare = render_report("c2", [(dict(summary, force_error_estimate={}), {})], tmp_path / "g")
+    assert "not checked (no force validation)" in bare or "No force validation" in bare
