@@ -321,7 +321,8 @@ def test_smoothness_prior_shrinks_rough_functions_most():
     from ssic_flows.engines.ace.basis import basis_config
     from ssic_flows.engines.ace.design import smoothness_weights
 
-    b = ACEBBasisSet(basis_config(["Au", "Cu"], dict(BASIS_LADDER[1])))
+    b = ACEBBasisSet(basis_config(["Au", "Cu"], next(dict(x) for x in BASIS_LADDER
+                                                     if x["name"] == "compact")))
     w0, w2 = smoothness_weights(b, 0.0), smoothness_weights(b, 2.0)
     assert np.all(w0 == 1.0) and len(w2) == DesignEvaluator(b).n_coef
     f = [f for br1, br in zip(b.basis_rank1, b.basis) for f in list(br1) + list(br)]
