@@ -41,6 +41,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
+from ssic_flows.analysis.forces import max_atom_error_eV_A  # noqa: E402
+
 logging.getLogger("pyace").setLevel(logging.WARNING)
 
 DEFAULT_CELLS = {"agi": 32, "lgps": 50, "na3sbs4": 64, "na3sbs4-w": 63}
@@ -138,7 +140,7 @@ def _errors_ace(model, traj) -> dict:
         out["msig"].append(p.force_sigma_eV_A)
         out["beef"].append(p.beef_eV_A)
         out["beef_mean"].append(float(p.beef_atoms_eV_A.mean()))
-        out["tmax"].append(float(np.sqrt((d**2).mean(axis=1)).max()))
+        out["tmax"].append(max_atom_error_eV_A(d))
     out = {k: np.array(v) for k, v in out.items()}
     out["sym"] = np.array(traj.species)
     return out
@@ -153,7 +155,7 @@ def _errors_gap(pot, vpot, traj):
         d = f - traj.forces[i]
         d_all.append(d)
         beef.append(float(np.sqrt(np.clip(var, 0, None)).max()))
-        true_max.append(float(np.sqrt((d**2).mean(axis=1)).max()))
+        true_max.append(max_atom_error_eV_A(d))
     return np.array(d_all), np.array(beef), np.array(true_max)
 
 
@@ -176,7 +178,7 @@ def attainable_spearman(beef: np.ndarray, sigma: np.ndarray, n_draws: int = 200,
     out = []
     for _ in range(n_draws):
         d = rng.standard_normal(sigma.shape) * sigma
-        out.append(spearmanr(beef, np.sqrt((d**2).mean(axis=2)).max(axis=1))[0])
+        out.append(spearmanr(beef, max_atom_error_eV_A(d))[0])
     return float(np.nanmean(out))
 
 

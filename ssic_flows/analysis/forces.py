@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["ElementForceError", "ForceErrorInputError", "ForceErrorResult",
-           "error_estimate_check", "force_errors"]
+           "error_estimate_check", "force_errors", "max_atom_error_eV_A"]
 
 
 class ForceErrorInputError(ValueError):
@@ -233,6 +233,18 @@ def force_errors(
                             n_boot=int(n_boot), seed=int(seed))
 
 
+def max_atom_error_eV_A(d_eV_A: np.ndarray) -> np.ndarray | float:
+    """A frame's true error as the BEEF is compared with it: the largest over atoms of the
+    RMS over x, y, z of the force error. d: (N, 3) → float, or (F, N, 3) → (F,), eV/Å.
+
+    >>> float(max_atom_error_eV_A(np.array([[0.3, 0.0, 0.0], [0.1, 0.1, 0.1]])))
+    0.17320508075688773
+    """
+    d = np.asarray(d_eV_A, dtype=float)
+    out = np.sqrt((d**2).mean(axis=-1)).max(axis=-1)
+    return float(out) if d.ndim == 2 else out
+
+
 #: Fraction of a Gaussian's components within 1σ and 2σ (the calibrated values).
 GAUSSIAN_WITHIN = (0.6826894921370859, 0.9544997361036416)
 
@@ -304,7 +316,7 @@ def error_estimate_check(species: Sequence[str], f_pred_eV_A: np.ndarray, f_ref_
         "z_rms": {k: float(np.sqrt(np.mean(z[:, m] ** 2))) for k, m in groups.items()},
         "frame_spearman": None, "frame_spearman_ci95": None, "frame_spearman_reason": "",
     }
-    true_max = np.sqrt((d**2).mean(axis=2)).max(axis=1)
+    true_max = max_atom_error_eV_A(d)
     if d.shape[0] < max(int(min_frames), 4):
         out["frame_spearman_reason"] = (f"not determined: {d.shape[0]} frames < {min_frames}; "
                                         "compare more snapshots (n_snapshots)")

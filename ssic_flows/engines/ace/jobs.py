@@ -331,13 +331,15 @@ def next_start(ex: dict, threshold: float, sane_factor: float) -> dict | None:
 
 def _check_estimate(model: AceModel, frames: list, beefs: list[float]) -> dict:
     """The previous model's BEEF on newly labelled frames against its true error."""
+    from ssic_flows.analysis.forces import max_atom_error_eV_A
+
     calc = model.calculator(with_sigma=True)
     true_max, within1, n = [], 0, 0
     for at in frames:
         calc.calculate(at.copy())
         p = calc.last_prediction
         d = p.forces_eV_A - at.arrays["forces"]
-        true_max.append(float(np.sqrt((d**2).mean(axis=1)).max()))
+        true_max.append(max_atom_error_eV_A(d))
         within1 += int(np.sum(np.abs(d) < p.predictive_sigma_eV_A))
         n += d.size
     return {"beef_eV_A": [float(b) for b in beefs], "true_max_atom_rmse_eV_A": true_max,
